@@ -1,0 +1,66 @@
+# mmcourse — every set-up step a learner, instructor or CI needs.
+#   make lab      first run: create .venv and install the course; then open JupyterLab
+#   make test     the same bootstrap, then lint, exercise drift check, unit tests, every notebook
+#   make execute  re-execute the lesson notebooks in place (committed outputs stay fresh)
+#   make assign   regenerate exercises/ from solutions/
+#   make bench    run the benchmarks, results into benchmarks/results/
+#   make clean    remove caches and build artefacts (make distclean also removes .venv)
+# Nothing is registered globally: the kernel, jupyter and pytest all come from .venv.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.mmcourse-installed
+# Seconds one notebook cell may run under nbval / nbconvert before it is failed.
+CELL_TIMEOUT ?= 600
+LAB_ARGS ?=
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export MPLBACKEND ?= Agg
+export PYTHONHASHSEED ?= 0
+
+.PHONY: lab test lint unit notebooks check-exercises assign execute bench clean distclean install
+
+install: $(STAMP)
+
+# The install is redone only when pyproject.toml changes (or the venv is missing).
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab notebooks/00_welcome.ipynb $(LAB_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+check-exercises: $(STAMP)
+	$(BIN)/python -m mmcourse assign --check
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider notebooks solutions
+
+test: lint check-exercises unit notebooks
+
+assign: $(STAMP)
+	$(BIN)/python -m mmcourse assign
+
+execute: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=$(CELL_TIMEOUT) notebooks/*.ipynb
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .ipynb_checkpoints \
+		notebooks/.ipynb_checkpoints solutions/.ipynb_checkpoints exercises/.ipynb_checkpoints
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -print -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,103 @@
+"""The learner's environment: versions, CPU/GPU, and seeding for reproducible runs.
+
+``report()`` tells what the course runs on; ``set_seed(seed)`` makes a notebook print the same
+numbers every time it runs on the same machine.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from importlib import metadata
+
+import numpy as np
+
+__all__ = ["EnvironmentReport", "report", "set_seed", "quiet_tensorflow"]
+
+NO_GPU = "none — running on CPU"
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def quiet_tensorflow():
+    """Import TensorFlow with its start-up and Python-side log noise turned down; return it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    try:  # absl prints "WARNING: All log messages before absl::InitializeLog()" otherwise
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:  # pragma: no cover - absl ships with TensorFlow
+        pass
+    return tf
+
+
+class EnvironmentReport(dict):
+    """A ``dict`` of environment facts that pretty-prints itself as an aligned table."""
+
+    def __str__(self) -> str:
+        width = max(len(key) for key in self)
+        return "\n".join(f"{key:<{width}} : {value}" for key, value in self.items())
+
+    def _repr_pretty_(self, printer, cycle):  # IPython display
+        printer.text(str(self))
+
+
+def report(print_report: bool = True) -> EnvironmentReport:
+    """Collect (and by default print) what the course is running on.
+
+    Returns an :class:`EnvironmentReport` (a ``dict``) with the keys ``python``, ``platform``,
+    ``tensorflow``, ``keras``, ``keras_backend``, ``librosa``, ``numpy``, ``cpu_count`` and
+    ``gpus``. ``gpus`` lists the GPUs TensorFlow sees, or says ``"none — running on CPU"``.
+    """
+    tf = quiet_tensorflow()
+    import keras
+
+    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    info = EnvironmentReport(
+        python=sys.version.split()[0],
+        platform=platform.platform(terse=True),
+        tensorflow=tf.__version__,
+        keras=keras.__version__,
+        keras_backend=keras.backend.backend(),
+        librosa=_version("librosa"),
+        numpy=np.__version__,
+        cpu_count=os.cpu_count(),
+        gpus=", ".join(gpus) if gpus else NO_GPU,
+    )
+    if print_report:
+        print(info)
+    return info
+
+
+def set_seed(seed: int = 0) -> int:
+    """Seed Python, NumPy and Keras (hence TensorFlow), and turn on TF op determinism.
+
+    Call it at the top of a notebook and again before each training run you want to repeat.
+    Returns the seed. Raises ``TypeError`` for a non-integer and ``ValueError`` for a negative one.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    tf = quiet_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(seed)  # seeds Python, NumPy and the TensorFlow backend
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except (AttributeError, RuntimeError):  # pragma: no cover - older TF or already-running ops
+        pass
+    return seed
