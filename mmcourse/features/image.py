@@ -1,0 +1,147 @@
+"""Image features: the linear extractor ``f(x) = W x + b`` and the article's CNN, sized for 8×8.
+
+Shapes (batch first, channels last):
+
+- input images: float32, shape ``(batch, height, width, channels)`` — MM-Digits uses ``(8, 8, 1)``;
+- both encoders return features: float32, shape ``(batch, feature_dim)``.
+
+The CNN is the article's Conv2D → MaxPooling2D → Flatten, followed by a Dense projection to
+``feature_dim`` (the article flattens straight into fusion; projecting first keeps the feature
+size small and equal across modalities, which weighted-average fusion needs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["conv_output_shape", "cnn_output_shapes", "build_cnn_encoder", "build_linear_encoder"]
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) and not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return value
+
+
+def _check_input_shape(input_shape, rank: int = 3) -> tuple[int, ...]:
+    if not isinstance(input_shape, Sequence) or len(input_shape) != rank:
+        raise ValueError(
+            f"input_shape must be a sequence of {rank} positive ints (height, width, channels), "
+            f"got {input_shape!r}"
+        )
+    return tuple(_positive_int(size, "input_shape entry") for size in input_shape)
+
+
+def conv_output_shape(size: int, kernel_size: int, stride: int = 1, padding: str = "valid") -> int:
+    """Output length of a convolution or pooling window along one axis.
+
+    ``"valid"``: ``floor((size - kernel_size) / stride) + 1``;
+    ``"same"``: ``ceil(size / stride)``. Works for Conv2D and MaxPooling2D alike (pooling's stride
+    defaults to its pool size in Keras). Raises ``ValueError`` if the window does not fit.
+    """
+    size = _positive_int(size, "size")
+    kernel_size = _positive_int(kernel_size, "kernel_size")
+    stride = _positive_int(stride, "stride")
+    if padding == "same":
+        return -(-size // stride)
+    if padding != "valid":
+        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+    if kernel_size > size:
+        raise ValueError(
+            f"a window of {kernel_size} does not fit in {size} with padding='valid'"
+        )
+    return (size - kernel_size) // stride + 1
+
+
+def cnn_output_shapes(
+    input_shape=(8, 8, 1),
+    filters: Sequence[int] = (16, 32),
+    kernel_size: int = 3,
+    pool_size: int = 2,
+    padding: str = "same",
+    feature_dim: int = 32,
+) -> list[tuple[str, tuple[int, ...]]]:
+    """Layer-by-layer output shapes (without batch) of :func:`build_cnn_encoder`, by arithmetic.
+
+    Returns a list of ``(layer description, shape)`` pairs, so a lesson can print the arithmetic
+    next to ``model.summary()`` and check that they agree.
+    """
+    height, width, _ = _check_input_shape(input_shape)
+    shapes: list[tuple[str, tuple[int, ...]]] = [("input", (height, width, input_shape[-1]))]
+    for index, num_filters in enumerate(filters):
+        height = conv_output_shape(height, kernel_size, 1, padding)
+        width = conv_output_shape(width, kernel_size, 1, padding)
+        shapes.append((f"conv{index + 1} ({num_filters} filters)", (height, width, num_filters)))
+        if pool_size > 1:
+            height = conv_output_shape(height, pool_size, pool_size, "valid")
+            width = conv_output_shape(width, pool_size, pool_size, "valid")
+            shapes.append((f"pool{index + 1}", (height, width, num_filters)))
+    shapes.append(("flatten", (height * width * filters[-1],)))
+    shapes.append(("features (Dense)", (feature_dim,)))
+    return shapes
+
+
+def build_cnn_encoder(
+    feature_dim: int = 32,
+    input_shape=(8, 8, 1),
+    filters: Sequence[int] = (16, 32),
+    kernel_size: int = 3,
+    pool_size: int = 2,
+    padding: str = "same",
+    activation: str = "relu",
+    dropout: float = 0.0,
+    name: str = "cnn_encoder",
+):
+    """The article's CNN for small images: ``[Conv2D → MaxPool] × len(filters) → Flatten → Dense``.
+
+    images: float32, shape ``(batch, *input_shape)`` → features: float32, ``(batch, feature_dim)``.
+    With the defaults on 8×8×1: conv 8×8×16 → pool 4×4×16 → conv 4×4×32 → pool 2×2×32 → 128 → 32
+    (see :func:`cnn_output_shapes`). ``pool_size=1`` skips pooling. Layers are named ``conv1``,
+    ``pool1``, …, ``flatten``, ``features`` so lessons can pull out feature maps.
+    """
+    import keras
+
+    feature_dim = _positive_int(feature_dim, "feature_dim")
+    input_shape = _check_input_shape(input_shape)
+    if len(filters) == 0:
+        raise ValueError("filters must list at least one Conv2D layer's filter count, got ()")
+    # Validate sizes (raises a clear ValueError when a window no longer fits).
+    cnn_output_shapes(input_shape, filters, kernel_size, pool_size, padding, feature_dim)
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for index, num_filters in enumerate(filters):
+        x = keras.layers.Conv2D(
+            _positive_int(num_filters, "filters entry"),
+            kernel_size,
+            padding=padding,
+            activation=activation,
+            name=f"conv{index + 1}",
+        )(x)
+        if pool_size > 1:
+            x = keras.layers.MaxPooling2D(pool_size, name=f"pool{index + 1}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(feature_dim, activation=activation, name="features")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_linear_encoder(feature_dim: int = 32, input_shape=(8, 8, 1), name: str = "linear_encoder"):
+    """The article's linear extractor ``f(x) = W x + b`` on flattened pixels.
+
+    images: float32, shape ``(batch, *input_shape)`` → features ``(batch, feature_dim)``.
+    ``W`` is the Dense kernel of shape ``(height*width*channels, feature_dim)`` (Keras stores
+    ``W`` transposed: ``f(x) = x @ kernel + bias``); reshape a column to ``input_shape`` to see it
+    as an image.
+    """
+    import keras
+
+    feature_dim = _positive_int(feature_dim, "feature_dim")
+    input_shape = _check_input_shape(input_shape)
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    outputs = keras.layers.Dense(feature_dim, name="features")(x)
+    return keras.Model(inputs, outputs, name=name)
