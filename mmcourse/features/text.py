@@ -1,0 +1,189 @@
+"""Text features: a vocabulary, one-hot or embedded tokens, and SimpleRNN / LSTM encoders.
+
+Pipeline and shapes:
+
+1. :func:`make_vectorizer` — a ``keras.layers.TextVectorization`` adapted on the *training*
+   hints. Strings ``(batch,)`` → token ids int64 ``(batch, max_length)``. Index 0 is padding
+   (``""``), index 1 the out-of-vocabulary token ``"[UNK]"``: unknown words map to 1, short hints
+   are padded with 0 and an empty string becomes all zeros.
+2. Either the article's one-hot input, :class:`TokenOneHot`: ids ``(batch, max_length)`` →
+   float32 ``(batch, max_length, num_vocab)`` (padding rows all zero), or a learned
+   ``keras.layers.Embedding(num_vocab, embedding_dim, mask_zero=True)`` →
+   ``(batch, max_length, embedding_dim)``. Both pass a mask (``ids != 0``) downstream so the
+   recurrent layer skips padding.
+3. :func:`build_rnn_encoder` / :func:`build_lstm_encoder` — ids ``(batch, max_length)`` →
+   features float32 ``(batch, feature_dim)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "PADDING_INDEX",
+    "OOV_INDEX",
+    "make_vectorizer",
+    "vectorize",
+    "one_hot_tokens",
+    "TokenOneHot",
+    "build_rnn_encoder",
+    "build_lstm_encoder",
+]
+
+PADDING_INDEX = 0
+OOV_INDEX = 1
+
+try:  # the layer class is defined only when Keras is importable (always, in this course)
+    import keras
+except ImportError:  # pragma: no cover
+    keras = None
+
+
+def _as_text_array(texts, name: str = "texts") -> np.ndarray:
+    if isinstance(texts, str):
+        raise TypeError(f"{name} must be a sequence of strings, got a single str {texts!r}")
+    array = np.asarray(texts, dtype=object)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one string per sample), got shape {array.shape}")
+    for item in array:
+        if not isinstance(item, (str, bytes)):
+            raise TypeError(f"{name} must contain strings, got {type(item).__name__} {item!r}")
+    return array.astype(str)
+
+
+def make_vectorizer(train_texts, max_length: int = 8, max_tokens: int | None = None,
+                    standardize: str = "lower_and_strip_punctuation"):
+    """A ``TextVectorization`` layer adapted on ``train_texts`` (adapt on training data only).
+
+    train_texts: sequence of str, shape ``(N,)``. Returns the layer: strings ``(batch,)`` →
+    int64 ids ``(batch, max_length)``; ``layer.get_vocabulary()[0] == ""`` (padding) and
+    ``[1] == "[UNK]"`` (out of vocabulary). Longer hints are truncated to ``max_length``.
+    """
+    import keras
+
+    texts = _as_text_array(train_texts, "train_texts")
+    if len(texts) == 0:
+        raise ValueError("train_texts is empty: the vocabulary needs at least one training hint")
+    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) \
+            or max_length <= 0:
+        raise ValueError(f"max_length must be a positive int, got {max_length!r}")
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=max_tokens,
+        standardize=standardize,
+        split="whitespace",
+        output_mode="int",
+        output_sequence_length=int(max_length),
+        name="vectorizer",
+    )
+    vectorizer.adapt(texts)
+    return vectorizer
+
+
+def vectorize(vectorizer, texts) -> np.ndarray:
+    """Apply ``vectorizer`` to strings ``(N,)`` and return NumPy int64 ids ``(N, max_length)``."""
+    texts = _as_text_array(texts)
+    return np.asarray(vectorizer(texts)).astype(np.int64)
+
+
+def one_hot_tokens(token_ids, num_vocab: int) -> np.ndarray:
+    """NumPy reference for the article's one-hot input.
+
+    token_ids: ints, shape ``(..., max_length)`` → float32 ``(..., max_length, num_vocab)``.
+    Padding (id 0) becomes an all-zero row, so it carries no information.
+    """
+    ids = np.asarray(token_ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"token_ids must be integers, got dtype {ids.dtype}")
+    if ids.size and (ids.min() < 0 or ids.max() >= num_vocab):
+        raise ValueError(
+            f"token ids must lie in [0, {num_vocab}), got range [{ids.min()}, {ids.max()}]"
+        )
+    out = np.eye(num_vocab, dtype=np.float32)[ids]
+    out[ids == PADDING_INDEX] = 0.0
+    return out
+
+
+if keras is not None:
+
+    @keras.saving.register_keras_serializable(package="mmcourse")
+    class TokenOneHot(keras.layers.Layer):
+        """One-hot encode token ids, padding → all-zero row, and pass a padding mask on.
+
+        token_ids: int, shape ``(batch, max_length)`` →
+        float32 ``(batch, max_length, num_vocab)``; mask: bool ``(batch, max_length)``.
+        """
+
+        def __init__(self, num_vocab: int, **kwargs):
+            super().__init__(**kwargs)
+            if isinstance(num_vocab, bool) or not isinstance(num_vocab, (int, np.integer)) \
+                    or num_vocab < 2:
+                raise ValueError(f"num_vocab must be an int >= 2, got {num_vocab!r}")
+            self.num_vocab = int(num_vocab)
+            self.supports_masking = True
+
+        def call(self, token_ids):
+            ids = keras.ops.cast(token_ids, "int32")
+            one_hot = keras.ops.one_hot(ids, self.num_vocab, dtype=self.compute_dtype)
+            not_padding = keras.ops.cast(keras.ops.not_equal(ids, PADDING_INDEX),
+                                         self.compute_dtype)
+            return one_hot * keras.ops.expand_dims(not_padding, -1)
+
+        def compute_mask(self, token_ids, mask=None):
+            return keras.ops.not_equal(token_ids, PADDING_INDEX)
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape, self.num_vocab)
+
+        def get_config(self):
+            return {**super().get_config(), "num_vocab": self.num_vocab}
+
+
+def _build_recurrent_encoder(cell: str, num_vocab, max_length, feature_dim, input_mode,
+                             embedding_dim, units, return_sequences, name):
+    import keras
+
+    for value, label in ((num_vocab, "num_vocab"), (max_length, "max_length"),
+                         (feature_dim, "feature_dim"), (embedding_dim, "embedding_dim"),
+                         (units, "units")):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{label} must be a positive int, got {value!r}")
+    inputs = keras.Input(shape=(int(max_length),), dtype="int32", name="token_ids")
+    if input_mode == "one_hot":
+        x = TokenOneHot(int(num_vocab), name="one_hot")(inputs)
+    elif input_mode == "embedding":
+        x = keras.layers.Embedding(int(num_vocab), int(embedding_dim), mask_zero=True,
+                                   name="embedding")(inputs)
+    else:
+        raise ValueError(f"input_mode must be 'one_hot' or 'embedding', got {input_mode!r}")
+    recurrent = keras.layers.SimpleRNN if cell == "rnn" else keras.layers.LSTM
+    x = recurrent(int(units), return_sequences=return_sequences, name=cell)(x)
+    if return_sequences:
+        return keras.Model(inputs, x, name=name)
+    outputs = keras.layers.Dense(int(feature_dim), activation="relu", name="features")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_rnn_encoder(num_vocab: int, max_length: int = 8, feature_dim: int = 32,
+                      input_mode: str = "embedding", embedding_dim: int = 16, units: int = 32,
+                      return_sequences: bool = False, name: str = "rnn_encoder"):
+    """SimpleRNN text encoder: ids int ``(batch, max_length)`` → ``(batch, feature_dim)``.
+
+    ``input_mode="one_hot"`` feeds ``(max_length, num_vocab)`` one-hot rows (the article);
+    ``"embedding"`` a learned ``Embedding(mask_zero=True)``. Padding is masked either way.
+    ``return_sequences=True`` returns the hidden states ``(batch, max_length, units)`` instead
+    (no projection) — for plotting how the state evolves over a hint.
+    """
+    return _build_recurrent_encoder("rnn", num_vocab, max_length, feature_dim, input_mode,
+                                    embedding_dim, units, return_sequences, name)
+
+
+def build_lstm_encoder(num_vocab: int, max_length: int = 8, feature_dim: int = 32,
+                       input_mode: str = "embedding", embedding_dim: int = 16, units: int = 32,
+                       return_sequences: bool = False, name: str = "lstm_encoder"):
+    """LSTM text encoder: ids int ``(batch, max_length)`` → ``(batch, feature_dim)``.
+
+    Same inputs and options as :func:`build_rnn_encoder`, with an LSTM cell (gates let it keep
+    information across the whole hint, e.g. the "odd" in "an odd number above five").
+    """
+    return _build_recurrent_encoder("lstm", num_vocab, max_length, feature_dim, input_mode,
+                                    embedding_dim, units, return_sequences, name)
