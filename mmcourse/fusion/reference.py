@@ -214,3 +214,151 @@ def tensor_fusion(features) -> np.ndarray:
         extended = np.concatenate([array, np.ones((batch, 1))], axis=1)  # (batch, d_i + 1)
         fused = (fused[:, :, None] * extended[:, None, :]).reshape(batch, -1)
     return fused[0] if single else fused
+
+
+# ---------------------------------------------------------------------------------------------
+# More references, used by the Keras layers of ``mmcourse.fusion.layers`` and by lessons 05/06.
+# Every function below works on batches: features of shape ``(batch, d_i)``.
+# ---------------------------------------------------------------------------------------------
+
+__all__ += [
+    "linear",
+    "sigmoid",
+    "bilinear",
+    "low_rank_fusion",
+    "gated_fusion",
+    "average_probabilities",
+    "weighted_vote",
+    "product_of_experts",
+]
+
+
+def linear(features, kernel, bias=None) -> np.ndarray:
+    """The article's feature extraction ``f(x) = W x + b``, batched: ``x @ W + b``.
+
+    features: shape ``(batch, d_in)``; kernel: ``(d_in, d_out)``; bias: ``(d_out,)`` or None.
+    Returns shape ``(batch, d_out)``.
+    """
+    array = np.asarray(features, dtype=np.float64)
+    kernel_array = np.asarray(kernel, dtype=np.float64)
+    if array.ndim != 2 or kernel_array.ndim != 2 or array.shape[1] != kernel_array.shape[0]:
+        raise ValueError(
+            f"linear needs features (batch, d_in) and kernel (d_in, d_out); received shapes "
+            f"{array.shape} and {kernel_array.shape}"
+        )
+    result = array @ kernel_array
+    return result if bias is None else result + np.asarray(bias, dtype=np.float64)
+
+
+def sigmoid(values) -> np.ndarray:
+    """The logistic function ``1 / (1 + exp(-x))``, element by element."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(values, dtype=np.float64)))
+
+
+def bilinear(first, second, kernel, bias=None) -> np.ndarray:
+    """Bilinear scores ``s_k = f_1ᵀ W_k f_2 + b_k`` for two modalities.
+
+    first: ``(batch, d1)``; second: ``(batch, d2)``; kernel: ``(units, d1, d2)``; bias: ``(units,)``.
+    Returns ``(batch, units)``. With ``W = I`` (``d1 == d2``) and one unit this is the dot product
+    ``f_1 · f_2`` — a single number per sample, which is what ``keras.layers.Dot(axes=1)`` gives.
+    """
+    first_array = np.asarray(first, dtype=np.float64)
+    second_array = np.asarray(second, dtype=np.float64)
+    kernel_array = np.asarray(kernel, dtype=np.float64)
+    if kernel_array.ndim != 3 or kernel_array.shape[1:] != (
+        first_array.shape[-1],
+        second_array.shape[-1],
+    ):
+        raise ValueError(
+            f"kernel must have shape (units, {first_array.shape[-1]}, {second_array.shape[-1]}); "
+            f"received shape {kernel_array.shape}"
+        )
+    scores = np.einsum("bi,kij,bj->bk", first_array, kernel_array, second_array)
+    return scores if bias is None else scores + np.asarray(bias, dtype=np.float64)
+
+
+def low_rank_fusion(features, factors, bias=None) -> np.ndarray:
+    """Low-rank multimodal fusion ``h = Σ_r Π_i ([f_i, 1] W_i^(r)) + b`` (Liu et al., 2018).
+
+    features: list of M arrays ``(batch, d_i)``; factors: list of M arrays ``(rank, d_i + 1, units)``;
+    bias: ``(units,)`` or None. Returns ``(batch, units)``. Equals ``tensor_fusion(features) @ W``
+    with ``W = Σ_r vec(W_1^(r) ⊗ ... ⊗ W_M^(r))`` (one such sum per output unit).
+    """
+    arrays = _as_feature_list(features)
+    if len(factors) != len(arrays):
+        raise ValueError(
+            f"need one factor per modality; received {len(factors)} factors for {len(arrays)} "
+            "modalities"
+        )
+    result = None
+    for array, factor in zip(arrays, factors, strict=True):
+        factor_array = np.asarray(factor, dtype=np.float64)
+        if factor_array.ndim != 3 or factor_array.shape[1] != array.shape[-1] + 1:
+            raise ValueError(
+                f"factor must have shape (rank, {array.shape[-1] + 1}, units); received shape "
+                f"{factor_array.shape}"
+            )
+        extended = np.concatenate([array, np.ones((array.shape[0], 1))], axis=1)
+        term = np.einsum("bi,riu->bru", extended, factor_array)
+        result = term if result is None else result * term
+    fused = result.sum(axis=1)
+    return fused if bias is None else fused + np.asarray(bias, dtype=np.float64)
+
+
+def gated_fusion(features, kernels, biases, gate_kernels, gate_biases) -> np.ndarray:
+    """Gated fusion ``Σ_i σ([f_1..f_M] G_i + c_i) ⊙ tanh(f_i W_i + b_i)``.
+
+    features: M arrays ``(batch, d_i)``; kernels/biases: M arrays ``(d_i, units)``/``(units,)``;
+    gate_kernels/gate_biases: M arrays ``(Σ d_i, units)``/``(units,)``. Returns ``(batch, units)``.
+    """
+    arrays = _as_feature_list(features)
+    everything = np.concatenate(arrays, axis=-1)
+    return sum(
+        sigmoid(linear(everything, gate_kernel, gate_bias)) * np.tanh(linear(f, kernel, bias))
+        for f, kernel, bias, gate_kernel, gate_bias in zip(
+            arrays, kernels, biases, gate_kernels, gate_biases, strict=True
+        )
+    )
+
+
+def _as_probability_list(probabilities) -> list[np.ndarray]:
+    arrays = _as_feature_list(probabilities, name="probabilities")
+    _require_same_shape(arrays, "probabilities", "late fusion")
+    return arrays
+
+
+def average_probabilities(probabilities, weights=None) -> np.ndarray:
+    """Late fusion by averaging: ``p(y) = Σ_i w_i p_i(y) / Σ_i w_i`` (equal weights by default).
+
+    probabilities: M arrays ``(batch, classes)`` (or ``(classes,)``). Returns the same shape.
+    """
+    arrays = _as_probability_list(probabilities)
+    weight_array = np.ones(len(arrays)) if weights is None else np.asarray(weights, np.float64)
+    return weighted_average(arrays, weight_array / weight_array.sum())
+
+
+def weighted_vote(probabilities, weights=None) -> np.ndarray:
+    """Late fusion by voting: each modality gives its weight to its top class; vote shares.
+
+    probabilities: M arrays ``(batch, classes)``. Returns ``(batch, classes)``, rows summing to 1.
+    """
+    arrays = _as_probability_list(probabilities)
+    weight_array = np.ones(len(arrays)) if weights is None else np.asarray(weights, np.float64)
+    classes = arrays[0].shape[-1]
+    votes = sum(
+        weight * np.eye(classes)[np.argmax(array, axis=-1)]
+        for weight, array in zip(weight_array, arrays, strict=True)
+    )
+    return votes / votes.sum(axis=-1, keepdims=True)
+
+
+def product_of_experts(probabilities, floor: float = 1e-6) -> np.ndarray:
+    """Late fusion by product of experts: ``p(y) ∝ Π_i max(p_i(y), floor)``.
+
+    Computed as a softmax of the summed log-probabilities. Right when the modalities are
+    conditionally independent given the label (and the prior is uniform).
+    probabilities: M arrays ``(batch, classes)``. Returns the same shape, rows summing to 1.
+    """
+    arrays = _as_probability_list(probabilities)
+    log_sum = sum(np.log(np.maximum(array, floor)) for array in arrays)
+    return softmax(log_sum, axis=-1)
