@@ -7,15 +7,17 @@
 #   make clean    remove caches and build artefacts (make distclean also removes .venv)
 # Nothing is registered globally: the kernel, jupyter and pytest all come from .venv.
 
+comma  := ,
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.mmcourse-installed
+# Extras installed with the course: "dev" (tests, lint); the GPU CI leg uses EXTRAS=dev,gpu.
+EXTRAS ?= dev
+STAMP  := $(VENV)/.mmcourse-installed-$(subst $(comma),-,$(EXTRAS))
 # Seconds one notebook cell may run under nbval / nbconvert before it is failed.
 CELL_TIMEOUT ?= 600
 LAB_ARGS ?=
 
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 export PYTHONHASHSEED ?= 0
 
@@ -23,11 +25,12 @@ export PYTHONHASHSEED ?= 0
 
 install: $(STAMP)
 
-# The install is redone only when pyproject.toml changes (or the venv is missing).
+# The install is redone only when pyproject.toml changes (or the venv is missing): later runs of
+# make lab / make test start at once.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 lab: $(STAMP)

@@ -3,9 +3,8 @@
 Importing ``mmcourse`` is cheap: TensorFlow, Keras and librosa are imported only by the
 submodules that need them (``mmcourse.fusion``, ``mmcourse.features``, ...), never here.
 
-This module is also the one place where TensorFlow's start-up log noise (oneDNN notices,
-``cpu_feature_guard`` lines) is turned down, by setting ``TF_CPP_MIN_LOG_LEVEL`` before
-TensorFlow is ever imported. A value the user set explicitly is respected.
+Importing it also turns TensorFlow's start-up log noise down, in one place
+(:mod:`mmcourse._quiet`): lessons import ``mmcourse`` before TensorFlow and get clean outputs.
 """
 
 from __future__ import annotations
@@ -13,7 +12,9 @@ from __future__ import annotations
 import importlib
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide INFO and WARNING lines from TF's C++ core
+from mmcourse import _quiet
+
+_quiet.install()
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
@@ -27,6 +28,7 @@ _SUBMODULES = (
     "grading",
     "models",
     "plotting",
+    "syllabus",
     "training",
 )
 

@@ -28,7 +28,9 @@ def _version(distribution: str) -> str:
 
 def quiet_tensorflow():
     """Import TensorFlow with its start-up and Python-side log noise turned down; return it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mmcourse import _quiet
+
+    _quiet.install()
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
