@@ -96,17 +96,17 @@ def markdown_table(root: str | Path = ".", link_prefix: str = "") -> str:
     """
     root = Path(root)
 
-    def link(folder: str, item: Lesson, label: str) -> str:
+    def link(folder: str, item: Lesson, label: str) -> str | None:
         if (root / folder / item.filename).exists():
             return f"[{label}]({link_prefix}{folder}/{item.filename})"
-        return "soon"
+        return None
 
     rows = ["| # | lesson | you will be able to … | article part | exercise | solution |",
             "|---|---|---|---|---|---|"]
     for item in LESSONS:
         title = link("notebooks", item, item.title) or f"{item.title} *(in preparation)*"
-        exercise = link("exercises", item, "exercise") if item.has_exercise else "—"
-        solution = link("solutions", item, "solution") if item.has_exercise else "—"
+        exercise = (link("exercises", item, "exercise") or "soon") if item.has_exercise else "—"
+        solution = (link("solutions", item, "solution") or "soon") if item.has_exercise else "—"
         rows.append(f"| {item.number:02d} | {title} | {item.promise} | {item.article} "
                     f"| {exercise} | {solution} |")
     return "\n".join(rows)
