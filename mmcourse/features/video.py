@@ -1,0 +1,88 @@
+"""Video features: clips float32 ``(batch, T, H, W, 1)`` → features ``(batch, feature_dim)``.
+
+Two classic designs (lesson 12 compares them):
+
+- :func:`build_timedistributed_lstm_encoder` — the same small CNN applied to every frame
+  (``TimeDistributed``), giving one vector per frame ``(batch, T, frame_dim)``, then an LSTM reads
+  the sequence: space first, then time;
+- :func:`build_conv3d_encoder` — 3-D convolutions over (time, height, width) at once, so motion
+  is seen by the very first layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["build_timedistributed_lstm_encoder", "build_conv3d_encoder"]
+
+
+def _check_clip_shape(input_shape) -> tuple[int, int, int, int]:
+    if not isinstance(input_shape, Sequence) or len(input_shape) != 4 or any(
+            isinstance(size, bool) or not isinstance(size, int) or size <= 0
+            for size in input_shape):
+        raise ValueError(
+            f"input_shape must be 4 positive ints (frames, height, width, channels), "
+            f"got {input_shape!r}"
+        )
+    return tuple(input_shape)
+
+
+def _check_feature_dim(feature_dim) -> int:
+    if isinstance(feature_dim, bool) or not isinstance(feature_dim, int) or feature_dim <= 0:
+        raise ValueError(f"feature_dim must be a positive int, got {feature_dim!r}")
+    return feature_dim
+
+
+def build_timedistributed_lstm_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1),
+                                       filters: Sequence[int] = (8, 16), frame_dim: int = 32,
+                                       lstm_units: int = 32,
+                                       name: str = "timedistributed_lstm_encoder"):
+    """TimeDistributed CNN per frame + LSTM over frames.
+
+    clips float32 ``(batch, T, H, W, C)`` → ``(batch, feature_dim)``. Per frame:
+    ``[Conv2D(3, same) → MaxPool(2)] × len(filters) → GlobalAveragePooling → Dense(frame_dim)``,
+    so any H, W ≥ 1 work; then ``LSTM(lstm_units)`` and a Dense projection.
+    """
+    import keras
+
+    frames, height, width, channels = _check_clip_shape(input_shape)
+    feature_dim = _check_feature_dim(feature_dim)
+    frame_input = keras.Input(shape=(height, width, channels), name="frame")
+    x = frame_input
+    for index, num_filters in enumerate(filters):
+        x = keras.layers.Conv2D(num_filters, 3, padding="same", activation="relu",
+                                name=f"conv{index + 1}")(x)
+        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{index + 1}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="average_over_space")(x)
+    x = keras.layers.Dense(frame_dim, activation="relu", name="frame_features")(x)
+    frame_encoder = keras.Model(frame_input, x, name="frame_encoder")
+
+    inputs = keras.Input(shape=(frames, height, width, channels), name="clip")
+    sequence = keras.layers.TimeDistributed(frame_encoder, name="per_frame_cnn")(inputs)
+    summary = keras.layers.LSTM(lstm_units, name="lstm")(sequence)
+    outputs = keras.layers.Dense(feature_dim, activation="relu", name="features")(summary)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_conv3d_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1),
+                         filters: Sequence[int] = (8, 16), kernel_size: int = 3,
+                         name: str = "conv3d_encoder"):
+    """Conv3D clip encoder.
+
+    clips float32 ``(batch, T, H, W, C)`` → ``(batch, feature_dim)``:
+    ``[Conv3D(kernel_size, same) → MaxPool3D(2, same)] × len(filters) → GlobalAveragePooling3D →
+    Dense(feature_dim)``.
+    """
+    import keras
+
+    clip_shape = _check_clip_shape(input_shape)
+    feature_dim = _check_feature_dim(feature_dim)
+    inputs = keras.Input(shape=clip_shape, name="clip")
+    x = inputs
+    for index, num_filters in enumerate(filters):
+        x = keras.layers.Conv3D(num_filters, kernel_size, padding="same", activation="relu",
+                                name=f"conv{index + 1}")(x)
+        x = keras.layers.MaxPooling3D(2, padding="same", name=f"pool{index + 1}")(x)
+    x = keras.layers.GlobalAveragePooling3D(name="average_over_space_time")(x)
+    outputs = keras.layers.Dense(feature_dim, activation="relu", name="features")(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,36 @@
+"""Output shapes and behaviour of the clip encoders in mmcourse.features.video."""
+
+import numpy as np
+import pytest
+
+from mmcourse.features import video
+
+BUILDERS = [video.build_timedistributed_lstm_encoder, video.build_conv3d_encoder]
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+@pytest.mark.parametrize("input_shape, feature_dim",
+                         [((8, 16, 16, 1), 32), ((4, 8, 8, 1), 10), ((5, 12, 20, 1), 3)])
+def test_encoder_output_shapes(builder, input_shape, feature_dim):
+    model = builder(feature_dim, input_shape, filters=(4, 8))
+    clips = np.random.default_rng(0).random((2, *input_shape), dtype=np.float32)
+    features = np.asarray(model(clips))
+    assert features.shape == (2, feature_dim)
+    assert np.isfinite(features).all()
+
+
+def test_timedistributed_encoder_sees_frame_order():
+    """The LSTM reads frames in order: reversing time changes the features (a bag of frames would not)."""
+    model = video.build_timedistributed_lstm_encoder(16, (6, 8, 8, 1), filters=(4,))
+    clips = np.random.default_rng(1).random((1, 6, 8, 8, 1), dtype=np.float32)
+    forward = np.asarray(model(clips))
+    backward = np.asarray(model(clips[:, ::-1]))
+    assert not np.allclose(forward, backward)
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_bad_shapes_are_rejected(builder):
+    with pytest.raises(ValueError, match="input_shape"):
+        builder(8, (16, 16, 1))
+    with pytest.raises(ValueError, match="feature_dim"):
+        builder(0, (4, 8, 8, 1))
