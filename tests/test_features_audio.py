@@ -24,11 +24,10 @@ def random_signals(num_clips=3, samples=8000, seed=0):
     return np.stack([clips[i % 3] for i in range(num_clips)]).astype(np.float32)
 
 
-def mmdigits_clips(count=16):
-    data = pytest.importorskip("mmcourse.data")
-    if not hasattr(data, "load_mmdigits"):
-        pytest.skip("mmcourse.data.load_mmdigits has not landed yet")
-    return np.asarray(data.load_mmdigits("test")["audio"][:count], dtype=np.float32)
+def mmdigits_clips(count=24, **corruption):
+    from mmcourse.data import load_mmdigits
+
+    return load_mmdigits("test", **corruption).audio[:count]
 
 
 def test_wrapper_is_librosa_with_course_defaults():
@@ -87,8 +86,9 @@ def test_layer_matches_librosa_on_synthetic_signals(options):
     assert np.abs(got - expected).max() < tolerance
 
 
-def test_layer_matches_librosa_on_mmdigits_clips():
-    clips = mmdigits_clips()
+@pytest.mark.parametrize("corruption", [{"audio_snr_db": None}, {}])  # clean, default noise
+def test_layer_matches_librosa_on_mmdigits_clips(corruption):
+    clips = mmdigits_clips(**corruption)
     expected = audio.mfcc(clips)
     got = np.asarray(audio.MFCC()(clips))
     error = np.abs(got - expected).max()
