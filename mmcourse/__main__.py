@@ -1,0 +1,106 @@
+"""Command line: ``python -m mmcourse {assign,grade,report}`` (also installed as ``mmcourse``).
+
+* ``assign [--check]`` — regenerate ``exercises/`` from ``solutions/`` with nbgrader; with
+  ``--check`` only compare, and exit 1 naming stale, missing or extra exercise files.
+* ``grade SUBMISSIONS_DIR --assignment NN --out grades.csv [--timeout S] [--feedback-dir DIR]``
+  — autograde ``SUBMISSIONS_DIR/<student>/NN_topic.ipynb`` with nbgrader; see docs/teaching.md.
+* ``report`` — print the environment report (versions, CPU/GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _assign(arguments) -> int:
+    from mmcourse.grading.assign import REPO_ROOT, assign
+
+    report = assign(arguments.solutions, arguments.exercises, check=arguments.check)
+
+    def name(path: Path) -> str:
+        try:
+            return str(path.relative_to(REPO_ROOT))
+        except ValueError:
+            return str(path)
+
+    if arguments.check:
+        for label, paths in (("stale", report.stale), ("missing", report.missing),
+                             ("extra (no solution)", report.extra)):
+            for path in paths:
+                print(f"{label}: {name(path)}")
+        if not report.up_to_date:
+            print("exercises/ is out of date: run `python -m mmcourse assign` (make assign)")
+            return 1
+        print(f"exercises/ is up to date ({len(report.unchanged)} notebooks)")
+        return 0
+    for path in report.written:
+        print(f"wrote {name(path)}")
+    for path in report.extra:
+        print(f"extra (no solution, left alone): {name(path)}")
+    print(f"{len(report.written)} written, {len(report.unchanged)} unchanged")
+    return 0
+
+
+def _grade(arguments) -> int:
+    from mmcourse.grading.grade import grade
+
+    started = time.perf_counter()
+    results = grade(
+        arguments.submissions_dir,
+        arguments.assignment,
+        arguments.out,
+        timeout=arguments.timeout,
+        feedback_dir=arguments.feedback_dir,
+        solutions_dir=arguments.solutions,
+        workers=arguments.workers,
+    )
+    elapsed = time.perf_counter() - started
+    for result in results:
+        note = f"  ({result.reason})" if result.reason else ""
+        print(f"{result.student}: {result.total:g} / {result.max_total:g}{note}")
+    print(f"graded {len(results)} submissions in {elapsed:.1f} s -> {arguments.out}")
+    return 0
+
+
+def _report(arguments) -> int:
+    from mmcourse import env
+
+    print(env.report())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmcourse", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    assign = commands.add_parser("assign", help="regenerate exercises/ from solutions/ (nbgrader)")
+    assign.add_argument("--check", action="store_true", help="only compare; exit 1 if out of date")
+    assign.add_argument("--solutions", type=Path, default=None, help="default: solutions/")
+    assign.add_argument("--exercises", type=Path, default=None, help="default: exercises/")
+    assign.set_defaults(handler=_assign)
+
+    grade = commands.add_parser("grade", help="autograde submissions into a CSV (nbgrader)")
+    grade.add_argument("submissions_dir", type=Path, help="SUBMISSIONS_DIR/<student>/NN_topic.ipynb")
+    grade.add_argument("--assignment", required=True, help="lesson number, e.g. 05")
+    grade.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    grade.add_argument("--timeout", type=float, default=30.0, help="seconds per cell (default 30)")
+    grade.add_argument("--feedback-dir", type=Path, default=None, help="write <student>.json/.md")
+    grade.add_argument("--workers", type=int, default=None, help="parallel graders (default: CPUs)")
+    grade.add_argument("--solutions", type=Path, default=None, help="default: solutions/")
+    grade.set_defaults(handler=_grade)
+
+    report = commands.add_parser("report", help="print the environment report")
+    report.set_defaults(handler=_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    return arguments.handler(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
