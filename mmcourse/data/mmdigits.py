@@ -43,7 +43,7 @@ BABBLE_TALKERS = 4
 # Tuned so that no single modality reaches 90 % test accuracy with a small model while fusing
 # them gains well over 8 points (measured numbers: docs/data_card.md, tests/test_data_fusion.py).
 DEFAULT_CORRUPTION = {
-    "image_noise": 0.35,
+    "image_noise": 0.25,
     "image_occlusion": 0.5,
     "audio_snr_db": -6.0,
     "audio_noise": "white",
