@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
+import mmcourse  # noqa: F401  (installs the filter for TensorFlow start-up noise)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -244,3 +246,16 @@ def quiet_tensorflow():
 def print_markdown(name: str, out_dir: str | Path | None = None) -> None:
     path = Path(out_dir or RESULTS_DIR) / f"{name}.md"
     sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+def subset(data, count: int):
+    """The first ``count`` samples of an ``MMDigits`` split (for quick runs)."""
+    import dataclasses
+
+    import numpy as np
+
+    fields = {field.name: getattr(data, field.name) for field in dataclasses.fields(data)}
+    for key, value in fields.items():
+        if isinstance(value, np.ndarray) and value.shape[:1] == (len(data),):
+            fields[key] = value[:count]
+    return type(data)(**fields)

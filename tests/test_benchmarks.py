@@ -1,0 +1,120 @@
+"""Smoke tests of the benchmark code on tiny sizes: each benchmark runs and writes well-formed
+JSON and Markdown. No timing assertions here — speed targets live in benchmarks/results/."""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+# `benchmarks` is a top-level folder of the repository, not part of the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import _common, course_runtime, fusion_cost, mfcc, pipeline  # noqa: E402
+
+
+def _check_written(out_dir, name):
+    payload = json.loads((out_dir / f"{name}.json").read_text(encoding="utf-8"))
+    markdown = (out_dir / f"{name}.md").read_text(encoding="utf-8")
+    assert payload["benchmark"] == name
+    for key in ("cpu_count", "tensorflow", "keras", "librosa", "python", "run_date_utc"):
+        assert payload["machine"][key], key
+    assert markdown.startswith(f"# {payload['title']}")
+    for table in payload["tables"].values():
+        headers = [header for _, header in table["columns"]]
+        assert "| " + " | ".join(headers) + " |" in markdown
+        # one Markdown row per JSON row, each with one cell per column
+        table_lines = [line for line in markdown.splitlines()
+                       if line.startswith("| ") and line.count("|") == len(headers) + 1]
+        assert len(table_lines) >= len(table["rows"]) + 1
+    return payload, markdown
+
+
+def test_time_call_median_and_table_formatting():
+    calls = []
+    timing = _common.time_call(lambda: calls.append(1), repeats=3, warmup=2)
+    assert len(calls) == 5
+    assert timing["min_s"] <= timing["median_s"] <= timing["max_s"]
+    with pytest.raises(ValueError):
+        _common.time_call(lambda: None, repeats=0)
+    table = _common.markdown_table([{"a": 1234567, "b": None}, {"a": 0.5, "b": "x|y"}],
+                                   [("a", "A"), ("b", "B")])
+    assert table.splitlines() == ["| A | B |", "|---|---|", "| 1,234,567 | — |",
+                                  "| 0.5 | x\\|y |"]
+
+
+def test_fusion_formulas_match_layers_and_tensor_fusion_blows_up():
+    from mmcourse.fusion import layers
+
+    for name in fusion_cost.LAYER_NAMES:
+        for dims in ([5, 5], [5, 5, 5]):
+            if name == "Bilinear" and len(dims) == 3:
+                continue
+            layer = layers.FUSION_LAYERS[name](**fusion_cost.layer_arguments(name, dims[0]))
+            inputs = [pytest.importorskip("keras").Input((d,)) for d in dims]
+            output = layer(inputs)
+            assert output.shape[-1] == fusion_cost.output_size(name, dims), name
+            assert layer.count_params() == layer.expected_parameter_count(dims)
+    # the (d+1)^n growth the lesson is about, against low-rank's linear growth
+    tensor = [fusion_cost.head_parameters("TensorFusion", [d] * 3) for d in (32, 64, 128)]
+    low_rank = [fusion_cost.fusion_multiply_adds("LowRankFusion", [d] * 3) for d in (32, 64, 128)]
+    assert tensor[2] / tensor[1] > 7 and low_rank[2] / low_rank[1] < 5
+
+
+def test_fusion_cost_quick_writes_results(tmp_path):
+    payload = fusion_cost.run(quick=True, out_dir=tmp_path, accuracy=False,
+                              layer_names=("Concatenate", "Bilinear", "TensorFusion"))
+    _, markdown = _check_written(tmp_path, "fusion_cost")
+    rows = payload["tables"]["cost"]["rows"]
+    assert len(rows) == 2 * 3  # 2 modality counts x 3 layers at the quick feature size
+    measured = [row for row in rows if row["status"] == "ok"]
+    assert len(measured) == 5  # Bilinear cannot fuse 3 modalities
+    for row in measured:
+        assert row["latency_ms"] > 0 and math.isfinite(row["latency_ms"])
+    assert "n/a: Bilinear fuses exactly 2 modalities" in markdown
+
+
+def test_mfcc_quick_layer_agrees_with_librosa(tmp_path):
+    payload = mfcc.run(quick=True, out_dir=tmp_path)
+    _check_written(tmp_path, "mfcc")
+    rows = payload["tables"]["throughput"]["rows"]
+    assert len(rows) == 4
+    assert rows[0]["speedup_vs_per_clip"] == pytest.approx(1.0)
+    assert all(row["within_tolerance"] for row in rows), [row["max_abs_error"] for row in rows]
+    assert all(row["output_shape"] == "40×13×101" for row in rows)
+
+
+def test_pipeline_quick_writes_results(tmp_path):
+    payload = pipeline.run(quick=True, out_dir=tmp_path)
+    _check_written(tmp_path, "pipeline")
+    rows = payload["tables"]["throughput"]["rows"]
+    assert len(rows) == 4
+    for row in rows:
+        assert row["train_samples_per_s"] > 0 and row["data_only_samples_per_s"] > 0
+    assert len(payload["targets"]) == 3
+
+
+def test_course_runtime_executes_a_notebook_copy(tmp_path):
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("import numpy as np\nx = np.ones(10**6)")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    path = root / "notebooks" / "99_tiny.ipynb"
+    nbformat.write(notebook, path)
+    broken = nbformat.v4.new_notebook()
+    broken.cells = [nbformat.v4.new_code_cell("raise RuntimeError('boom')")]
+    broken.metadata["kernelspec"] = notebook.metadata["kernelspec"]
+    nbformat.write(broken, root / "notebooks" / "98_broken.ipynb")
+    assert course_runtime.find_notebooks(root, "99_*") == ["notebooks/99_tiny.ipynb"]
+    payload = course_runtime.run(out_dir=tmp_path / "out", root=root)
+    _check_written(tmp_path / "out", "course_runtime")
+    rows = {row["notebook"]: row for row in payload["tables"]["notebooks"]["rows"]}
+    tiny, failing = rows["notebooks/99_tiny.ipynb"], rows["notebooks/98_broken.ipynb"]
+    assert tiny["status"] == "ok" and tiny["wall_s"] > 0
+    assert tiny["peak_rss_mb"] > 8  # the kernel holds at least the 8 MB array
+    assert failing["status"].startswith("error") and "boom" in failing["status"]
+    assert not nbformat.read(path, as_version=4).cells[0].outputs  # the original is untouched
