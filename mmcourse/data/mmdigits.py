@@ -25,6 +25,7 @@ __all__ = [
     "SPLITS",
     "MMDigits",
     "load_mmdigits",
+    "check_digit_images",
     "load_digit_images",
     "split_indices",
     "speaker_splits",
@@ -53,18 +54,20 @@ DEFAULT_CORRUPTION = {
 
 
 # ----------------------------------------------------------------------------- base data
-@functools.lru_cache(maxsize=1)
-def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's bundled UCI digits, checked: (images uint8 (1797, 8, 8) in 0..16, labels)."""
-    from sklearn.datasets import load_digits
+def check_digit_images(images, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Check what ``load_digits`` returned; return (uint8 images (1797, 8, 8), int64 labels).
 
-    digits = load_digits()
-    images, labels = np.asarray(digits.images), np.asarray(digits.target)
+    Raises ``ValueError`` saying what was expected and what was received.
+    """
+    images, labels = np.asarray(images), np.asarray(labels)
     problems = []
     if images.shape != (1797, 8, 8):
         problems.append(f"images of shape {images.shape} (expected (1797, 8, 8))")
     if labels.shape != (1797,) or set(np.unique(labels).tolist()) != set(range(10)):
-        problems.append(f"labels of shape {labels.shape} with values {np.unique(labels)}")
+        problems.append(
+            f"labels of shape {labels.shape} with values {np.unique(labels).tolist()} "
+            "(expected (1797,) with values 0..9)"
+        )
     if images.size and (images.min() < 0 or images.max() > 16 or np.any(images % 1 != 0)):
         problems.append(f"pixel values in [{images.min()}, {images.max()}] (expected ints 0..16)")
     if problems:
@@ -72,8 +75,16 @@ def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
             "sklearn.datasets.load_digits() returned something MM-Digits does not expect: "
             + "; ".join(problems)
         )
-    images = images.astype(np.uint8)
-    labels = labels.astype(np.int64)
+    return images.astype(np.uint8), labels.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled UCI digits, checked: (images uint8 (1797, 8, 8) in 0..16, labels)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images, labels = check_digit_images(digits.images, digits.target)
     images.flags.writeable = False
     labels.flags.writeable = False
     return images, labels
@@ -261,7 +272,7 @@ class MMDigits:
     present: bool (N, 3), whether (image, audio, text) is present ·
     hint_type: str (N,), "exact" / "arithmetic" / "partial" ("" when the hint is missing) ·
     speaker: int64 (N,) speaker id · speaker_voice: str (N,) espeak-ng voice of that speaker ·
-    take: int64 (N,) · index: int64 (N,) row in sklearn's ``load_digits`` ·
+    take: int64 (N,) · clip: int64 (N,) row in the speech archive · index: int64 (N,) row in sklearn's ``load_digits`` ·
     parity: int64 (N,) label % 2 · is_large: int64 (N,) label >= 5 (targets for multitask work).
     """
 
@@ -276,6 +287,7 @@ class MMDigits:
     speaker: np.ndarray
     speaker_voice: np.ndarray
     take: np.ndarray
+    clip: np.ndarray
     index: np.ndarray
     parity: np.ndarray
     is_large: np.ndarray
@@ -416,6 +428,7 @@ def load_mmdigits(split: str, seed: int = 0, *, speech_file=None, **corruption) 
         speaker=clips.speaker[base.clip].copy(),
         speaker_voice=clips.speaker_voice[clips.speaker[base.clip]].copy(),
         take=clips.take[base.clip].copy(),
+        clip=base.clip.copy(),
         index=base.index.copy(),
         parity=label % 2,
         is_large=(label >= 5).astype(np.int64),
