@@ -3,7 +3,9 @@
 Stock nbgrader abandons the whole notebook when the kernel dies (``os._exit(1)``, a segfault), so
 the learner would get nothing for the tasks they did solve. :class:`CrashTolerantExecute` records
 an error output on the cell that killed the kernel, restarts the kernel, re-runs the cells before
-it (without the ones that crashed), and carries on — later tasks are graded normally. Everything
+it (without the ones that crashed), and carries on — later tasks are graded normally. A cell
+that times out without nbgrader's interrupt catching it is recorded as a timeout, the kernel is
+interrupted, and grading goes on. Everything
 else (timeouts with interrupt, error outputs, allow_errors) is nbgrader's own behaviour.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import copy
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
@@ -40,6 +42,17 @@ class CrashTolerantExecute(Execute):
                 )
             )
             self._restart_and_replay(index)
+            return cell, self.resources
+        except CellTimeoutError as error:  # e.g. no IOPub output in time: interrupt, carry on
+            cell.outputs.append(
+                NotebookNode(
+                    output_type="error",
+                    ename="CellTimeoutError",
+                    evalue=str(error).splitlines()[0],
+                    traceback=[f"CellTimeoutError: {str(error).splitlines()[0]}"],
+                )
+            )
+            run_sync(self.km.interrupt_kernel)()
             return cell, self.resources
 
     def _restart_and_replay(self, upto: int) -> None:

@@ -113,6 +113,8 @@ def _nbgrader_config(root: Path, timeout: float):
     config.Execute.timeout = int(max(1, round(timeout)))
     config.Execute.interrupt_on_timeout = True
     config.Execute.startup_timeout = 120
+    config.Execute.raise_on_iopub_timeout = False  # a slow cell is a timeout, not a lost notebook
+    config.Exchange.root = str(root / "exchange")  # never touch the system-wide exchange
     config.OverwriteCells.add_missing_cells = True
     # nbgrader's own autograde chain, with Execute swapped for its crash-tolerant subclass.
     config.Autograde.autograde_preprocessors = [
@@ -194,10 +196,12 @@ def _grade_chunk(root: str, assignment_id: str, notebook_id: str, students: list
         result = StudentResult(student)
         outcome = api.autograde(assignment_id, student, force=True, create=True)
         if not outcome.get("success"):
-            result.reasons.append(
-                "nbgrader could not autograde this notebook: "
-                + (_last_line(outcome.get("error", "")) or _last_line(outcome.get("log", "")))[:200]
-            )
+            log_errors = [
+                line.strip() for line in outcome.get("log", "").splitlines()
+                if re.match(r"^\s*[\w.]*(Error|Exception)\b", line.strip())
+            ]
+            detail = log_errors[-1] if log_errors else _last_line(outcome.get("error", ""))
+            result.reasons.append(f"nbgrader could not autograde this notebook: {detail[:200]}")
         with Gradebook(f"sqlite:///{root_path / 'gradebook.db'}") as gradebook:
             try:
                 submission = gradebook.find_submission_notebook(notebook_id, assignment_id, student)
