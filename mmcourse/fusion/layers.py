@@ -141,10 +141,14 @@ class _FusionLayer(keras.layers.Layer):
                 f"{type(self).__name__} expects a list of feature tensors, each of shape "
                 f"(batch, features); got a single tensor of shape {_shape_text(features.shape)}."
             )
+        features, presence = self._prepare(features, presence)
+        return self._fuse(features, presence)
+
+    def _prepare(self, features, presence):
+        """Cast and check the inputs; returns ``(features, presence)`` as tensors."""
         features = [ops.cast(ops.convert_to_tensor(f), self.compute_dtype) for f in features]
         self._validate([tuple(f.shape) for f in features])
-        presence = self._presence(presence, len(features))
-        return self._fuse(features, presence)
+        return features, self._presence(presence, len(features))
 
     def _fuse(self, features, presence):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -665,6 +669,9 @@ class GatedFusion(_FusionLayer):
 
     def gates(self, features, presence=None):
         """The gates ``g_i``: a list of ``(batch, units)`` tensors in ``[0, 1]``."""
+        features, presence = self._prepare(features, presence)
+        if not self.built:
+            self.build([tuple(f.shape) for f in features])
         features = self._zero_missing(features, presence)
         everything = ops.concatenate(features, axis=-1)
         gates = [
