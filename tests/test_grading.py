@@ -210,7 +210,7 @@ def test_fixture_submission_gets_what_it_earned(graded, student):
         assert result.scores[task] == 0
         assert result.failures.get(task), f"no failing output recorded for {task}"
     if expected["reason"]:
-        assert expected["reason"] in result.reason
+        assert expected["reason"] in result.reason, result.reason
     else:
         assert result.reason == ""
 

@@ -113,6 +113,8 @@ def _nbgrader_config(root: Path, timeout: float):
     config.Execute.timeout = int(max(1, round(timeout)))
     config.Execute.interrupt_on_timeout = True
     config.Execute.startup_timeout = 120
+    # No input history on disk, and no kernel start-up chatter (the TCP transport notice).
+    config.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=40"]
     config.Execute.raise_on_iopub_timeout = False  # a slow cell is a timeout, not a lost notebook
     config.Exchange.root = str(root / "exchange")  # never touch the system-wide exchange
     config.OverwriteCells.add_missing_cells = True
@@ -265,7 +267,7 @@ def _inspect_submission(path: Path, checksums: dict[str, set[str]], grade_ids: l
         seen.add(grade_id)
         if grade_id in checksums and compute_checksum(cell) not in checksums[grade_id]:
             result.reasons.append(
-                f"locked cell {grade_id} was edited: graded with the original cell instead"
+                f"locked cell {grade_id} was edited: nbgrader graded with the original cell, not the edit"
             )
     for grade_id in grade_ids:
         if grade_id not in seen:
