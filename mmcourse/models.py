@@ -1,0 +1,462 @@
+"""Model builders: unimodal baselines and the multimodal classifier of the article, done right.
+
+Every model built here takes a **dict of named inputs** matching the keys of
+``load_mmdigits(...).to_tf_dataset(modalities=model_modalities(model))``:
+
+* ``"image"``: float32 ``(batch, 8, 8, 1)`` → the CNN of :func:`mmcourse.features.image.build_cnn_encoder`;
+* ``"text"``: string ``(batch,)`` → ``TextVectorization`` (adapted on the *training* hints) →
+  the LSTM of :func:`mmcourse.features.text.build_lstm_encoder`;
+* ``"audio"``: float32 ``(batch, 8000)`` → the :class:`~mmcourse.features.audio.MFCC` layer →
+  per-coefficient ``BatchNormalization`` → the MFCC CNN of
+  :func:`mmcourse.features.audio.build_mfcc_encoder`;
+* ``"present"``: float32 ``(batch, num_modalities)``, 1 where a modality is present, in the
+  order of ``model_modalities(model)`` — wired into the fusion layer (or, for a unimodal model,
+  multiplied into its features so a missing input gives zero features).
+
+Each encoder gives ``(batch, feature_dim)`` features; a fusion layer from
+:mod:`mmcourse.fusion.layers` merges them, and the head ``Dense(128, relu) → Dense(10, softmax)``
+classifies. The last layer, named ``"classifier"``, is the article's
+``y = softmax(W_fused f_fused + b_fused)``: its kernel is ``W_fused`` (stored transposed,
+``(128, 10)``) and its bias ``b_fused``.
+
+``fusion="late"`` gives decision-level fusion instead: every modality gets its own head and
+softmax, and :class:`LateFusion` combines the probabilities (product of experts by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "MODALITIES",
+    "FUSION_NAMES",
+    "LATE_FUSION_RULES",
+    "NUM_CLASSES",
+    "HIDDEN_UNITS",
+    "LateFusion",
+    "make_text_vectorizer",
+    "build_encoder",
+    "build_fusion_layer",
+    "build_unimodal_classifier",
+    "build_multimodal_classifier",
+    "build_fusion_head",
+    "get_encoder",
+    "attach_encoders",
+    "model_modalities",
+]
+
+MODALITIES = ("image", "audio", "text")
+FUSION_NAMES = (
+    "concat",
+    "weighted_average",
+    "product",
+    "attention",
+    "tensor",
+    "low_rank",
+    "gated",
+    "bilinear",
+    "late",
+)
+LATE_FUSION_RULES = ("product", "average")
+NUM_CLASSES = 10
+HIDDEN_UNITS = 128
+IMAGE_SHAPE = (8, 8, 1)
+AUDIO_SAMPLES = 8000
+
+import keras  # noqa: E402  (the constants above are importable documentation)
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_modalities(modalities) -> tuple[str, ...]:
+    if isinstance(modalities, str):
+        modalities = (modalities,)
+    try:
+        modalities = tuple(modalities)
+    except TypeError:
+        raise TypeError(
+            f"modalities must be a sequence of names from {MODALITIES}; received {modalities!r}"
+        ) from None
+    unknown = [name for name in modalities if name not in MODALITIES]
+    if unknown or not modalities:
+        raise ValueError(
+            f"unknown modality {unknown[0] if unknown else modalities!r}; valid modalities are "
+            f"{', '.join(MODALITIES)} (a non-empty subset, each at most once)"
+        )
+    if len(set(modalities)) != len(modalities):
+        raise ValueError(f"modalities must not repeat; received {modalities!r}")
+    return modalities
+
+
+def _check_positive(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int; received {value!r}")
+    return int(value)
+
+
+# ----------------------------------------------------------------------------- text vocabulary
+def make_text_vectorizer(text_vocabulary, max_length: int = 8):
+    """A fresh ``TextVectorization`` layer (strings ``(batch,)`` → int ids ``(batch, max_length)``).
+
+    ``text_vocabulary`` is either the training hints (a sequence of str — the vocabulary is
+    adapted on them) or an existing adapted ``TextVectorization`` layer (its vocabulary is
+    copied into a new layer, so several models never share one layer object).
+    """
+    from mmcourse.features import text as text_features
+
+    if isinstance(text_vocabulary, keras.layers.TextVectorization):
+        vocabulary = text_vocabulary.get_vocabulary()
+        if len(vocabulary) <= 2:
+            raise ValueError(
+                "the TextVectorization layer has no vocabulary yet; call .adapt(train_texts) "
+                "or pass the training hints instead"
+            )
+        config = text_vocabulary.get_config()
+        return keras.layers.TextVectorization(
+            standardize=config.get("standardize", "lower_and_strip_punctuation"),
+            split=config.get("split", "whitespace"),
+            output_mode="int",
+            output_sequence_length=config.get("output_sequence_length") or max_length,
+            vocabulary=vocabulary[2:],  # without "" and "[UNK]", which the layer adds back
+            name="vectorizer",
+        )
+    if text_vocabulary is None:
+        raise ValueError(
+            "the text path needs a vocabulary: pass text_vocabulary=train.text (the training "
+            "hints) or an adapted TextVectorization layer"
+        )
+    return text_features.make_vectorizer(text_vocabulary, max_length=max_length)
+
+
+# ----------------------------------------------------------------------------- encoders
+def build_encoder(modality: str, feature_dim: int = 32, text_vocabulary=None, *,
+                  max_length: int = 8, name: str | None = None):
+    """One modality's encoder as a ``keras.Model``: raw input → features ``(batch, feature_dim)``.
+
+    * image ``(batch, 8, 8, 1)`` → Conv2D(16)/MaxPool → Conv2D(32)/MaxPool → Flatten → Dense;
+    * text ``(batch,)`` strings → TextVectorization → Embedding(16) → LSTM(32) → Dense;
+    * audio ``(batch, 8000)`` → MFCC (13 × 101) → BatchNorm per coefficient → Conv1D(16, 32) → Dense.
+
+    The input is named after the modality, as in ``to_tf_dataset``.
+    """
+    from mmcourse.features import audio as audio_features
+    from mmcourse.features import image as image_features
+    from mmcourse.features import text as text_features
+
+    (modality,) = _check_modalities((modality,))
+    feature_dim = _check_positive(feature_dim, "feature_dim")
+    name = name or f"{modality}_encoder"
+    if modality == "image":
+        return image_features.build_cnn_encoder(
+            feature_dim, input_shape=IMAGE_SHAPE, filters=(16, 32), name=name
+        )
+    if modality == "text":
+        vectorizer = make_text_vectorizer(text_vocabulary, max_length=max_length)
+        num_vocab = int(vectorizer.vocabulary_size())
+        sequence_length = int(vectorizer.get_config()["output_sequence_length"])
+        lstm = text_features.build_lstm_encoder(
+            num_vocab, max_length=sequence_length, feature_dim=feature_dim,
+            embedding_dim=16, units=32, name="lstm_encoder",
+        )
+        inputs = keras.Input(shape=(), dtype="string", name="text")
+        outputs = lstm(vectorizer(inputs))
+        return keras.Model(inputs, outputs, name=name)
+    inputs = keras.Input(shape=(AUDIO_SAMPLES,), name="audio")
+    mfcc_layer = audio_features.MFCC(name="mfcc")
+    coefficients = mfcc_layer(inputs)  # (batch, n_mfcc, frames)
+    coefficients = keras.layers.BatchNormalization(axis=1, name="mfcc_normalization")(coefficients)
+    mfcc_encoder = audio_features.build_mfcc_encoder(
+        feature_dim, n_mfcc=mfcc_layer.n_mfcc, num_frames=int(coefficients.shape[-1]),
+        filters=(16, 32), name="mfcc_encoder",
+    )
+    return keras.Model(inputs, mfcc_encoder(coefficients), name=name)
+
+
+# ----------------------------------------------------------------------------- fusion
+def build_fusion_layer(fusion, num_modalities: int, feature_dim: int = 32, *,
+                       tensor_dim: int = 6, rank: int = 4):
+    """A fusion layer from :mod:`mmcourse.fusion.layers`, chosen by name (see ``FUSION_NAMES``).
+
+    ``concat`` → ``Concatenate()`` (output ``num_modalities·feature_dim``);
+    ``weighted_average`` / ``product`` / ``attention`` / ``gated`` → each modality projected to
+    ``feature_dim`` first (``f_i W_i + b_i``), so features from unrelated encoders are put in one
+    space before they are added or multiplied; ``WeightedAverage`` learns softmax weights α_i;
+    ``tensor`` → ``TensorFusion()`` on features projected to ``tensor_dim`` (output
+    ``(tensor_dim + 1) ** num_modalities``; the model adds the projections);
+    ``low_rank`` → ``LowRankFusion(feature_dim, rank)``; ``bilinear`` → ``Bilinear(feature_dim)``
+    (exactly two modalities). ``late`` is not a layer: see :func:`build_multimodal_classifier`.
+    """
+    from mmcourse.fusion import layers
+
+    if fusion not in FUSION_NAMES or fusion == "late":
+        raise ValueError(
+            f"unknown fusion {fusion!r}; valid fusion names are {', '.join(FUSION_NAMES)} "
+            f"(or pass a fusion layer instance)"
+        )
+    if fusion == "bilinear" and num_modalities != 2:
+        raise ValueError(
+            f"bilinear fusion scores exactly two modalities; received {num_modalities}"
+        )
+    if fusion == "concat":
+        return layers.Concatenate(name="fusion")
+    if fusion == "weighted_average":
+        return layers.WeightedAverage(units=feature_dim, name="fusion")
+    if fusion == "product":
+        return layers.Product(units=feature_dim, name="fusion")
+    if fusion == "attention":
+        return layers.AttentionFusion(units=feature_dim, name="fusion")
+    if fusion == "tensor":
+        return layers.TensorFusion(name="fusion")
+    if fusion == "low_rank":
+        return layers.LowRankFusion(units=feature_dim, rank=rank, name="fusion")
+    if fusion == "gated":
+        return layers.GatedFusion(units=feature_dim, name="fusion")
+    return layers.Bilinear(units=feature_dim, name="fusion")
+
+
+@keras.saving.register_keras_serializable(package="mmcourse")
+class LateFusion(keras.layers.Layer):
+    """Decision-level fusion of per-modality class probabilities, inside a model.
+
+    probabilities: list of ``num_modalities`` float tensors ``(batch, classes)``;
+    presence: optional ``(batch, num_modalities)`` → fused probabilities ``(batch, classes)``.
+
+    ``rule="product"`` (product of experts): ``softmax(Σ_i present_i · log max(p_i, floor))``;
+    ``rule="average"``: ``Σ_i present_i p_i / Σ_i present_i``. A missing modality is left out;
+    with none present the product gives the uniform distribution and the average zeros → uniform.
+    Same rules as :mod:`mmcourse.fusion.late` (NumPy), here differentiable so the whole model
+    trains end to end. No weights.
+    """
+
+    def __init__(self, rule: str = "product", floor: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if rule not in LATE_FUSION_RULES:
+            raise ValueError(
+                f"unknown late fusion rule {rule!r}; valid rules are {', '.join(LATE_FUSION_RULES)}"
+            )
+        if not floor > 0:
+            raise ValueError(f"floor must be a positive number; received {floor!r}")
+        self.rule = rule
+        self.floor = float(floor)
+
+    def call(self, probabilities, presence=None):
+        if not isinstance(probabilities, (list, tuple)) or len(probabilities) < 1:
+            raise ValueError(
+                "LateFusion expects a list of (batch, classes) probability tensors, one per "
+                f"modality; received {type(probabilities).__name__}"
+            )
+        stacked = keras.ops.stack(list(probabilities), axis=1)  # (batch, M, classes)
+        if presence is None:
+            weights = keras.ops.ones_like(stacked[:, :, :1])
+        else:
+            weights = keras.ops.expand_dims(keras.ops.cast(presence, stacked.dtype), -1)
+        if self.rule == "product":
+            scores = keras.ops.sum(weights * keras.ops.log(keras.ops.maximum(stacked, self.floor)),
+                                   axis=1)
+            return keras.ops.softmax(scores, axis=-1)
+        total = keras.ops.sum(weights * stacked, axis=1)
+        count = keras.ops.sum(weights, axis=1)
+        uniform = keras.ops.ones_like(total) / total.shape[-1]
+        return keras.ops.where(count > 0, total / keras.ops.maximum(count, 1e-12), uniform)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        return {**super().get_config(), "rule": self.rule, "floor": self.floor}
+
+
+# ----------------------------------------------------------------------------- classifiers
+def _raw_input(modality: str):
+    if modality == "image":
+        return keras.Input(shape=IMAGE_SHAPE, name="image")
+    if modality == "audio":
+        return keras.Input(shape=(AUDIO_SAMPLES,), name="audio")
+    return keras.Input(shape=(), dtype="string", name="text")
+
+
+def _inputs_and_features(modalities, feature_dim, text_vocabulary, max_length, encoders=None):
+    inputs, features = {}, []
+    encoders = dict(encoders or {})
+    unknown = set(encoders) - set(modalities)
+    if unknown:
+        raise ValueError(f"encoders given for {sorted(unknown)}, which are not among the "
+                         f"model's modalities {modalities}")
+    for modality in modalities:
+        encoder = encoders.get(modality)
+        if encoder is None:
+            encoder = build_encoder(modality, feature_dim, text_vocabulary,
+                                    max_length=max_length)
+        inputs[modality] = _raw_input(modality)
+        features.append(encoder(inputs[modality]))
+    inputs["present"] = keras.Input(shape=(len(modalities),), name="present")
+    return inputs, features
+
+
+def _head(fused, dropout: float, prefix: str = ""):
+    x = fused
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{prefix}dropout")(x)
+    x = keras.layers.Dense(HIDDEN_UNITS, activation="relu", name=f"{prefix}hidden")(x)
+    return keras.layers.Dense(NUM_CLASSES, activation="softmax", name=f"{prefix}classifier")(x)
+
+
+def build_unimodal_classifier(modality: str, feature_dim: int = 32, text_vocabulary=None, *,
+                              max_length: int = 8, dropout: float = 0.0, name: str | None = None):
+    """One modality alone: encoder → ``Dense(128, relu)`` → ``Dense(10, softmax)``.
+
+    Inputs ``{modality, "present"}`` (``present``: ``(batch, 1)``; a missing input gives zero
+    features); output probabilities ``(batch, 10)``. ``text_vocabulary`` (training hints or an
+    adapted ``TextVectorization``) is required for ``"text"``.
+    """
+    (modality,) = _check_modalities((modality,))
+    inputs, (features,) = _inputs_and_features((modality,), feature_dim, text_vocabulary,
+                                               max_length)
+    masked = keras.layers.Multiply(name="apply_presence")([features, inputs["present"]])
+    outputs = _head(masked, dropout)
+    return keras.Model(inputs, outputs, name=name or f"{modality}_only")
+
+
+def _resolve_fusion(fusion, modalities, feature_dim, tensor_dim, rank, late_rule):
+    is_layer = isinstance(fusion, keras.layers.Layer)
+    if not is_layer and fusion not in FUSION_NAMES:
+        raise ValueError(
+            f"unknown fusion {fusion!r}; valid fusion names are {', '.join(FUSION_NAMES)} "
+            f"(or pass a fusion layer instance)"
+        )
+    if fusion == "late":
+        if late_rule not in LATE_FUSION_RULES:
+            raise ValueError(
+                f"unknown late fusion rule {late_rule!r}; valid rules are "
+                f"{', '.join(LATE_FUSION_RULES)}"
+            )
+        return None, f"late_{late_rule}"
+    if len(modalities) < 2:
+        raise ValueError(
+            f"fusion needs at least two modalities; received {modalities!r} — use "
+            f"build_unimodal_classifier for one"
+        )
+    if is_layer:
+        return fusion, fusion.name
+    layer = build_fusion_layer(fusion, len(modalities), feature_dim,
+                               tensor_dim=_check_positive(tensor_dim, "tensor_dim"),
+                               rank=_check_positive(rank, "rank"))
+    return layer, fusion
+
+
+def _fuse_and_classify(modalities, features, present, fusion_layer, fusion, dropout,
+                       tensor_dim, late_rule):
+    """features: list of (batch, d_i) tensors in the order of ``modalities`` → probabilities."""
+    if fusion == "late":
+        probabilities = [
+            _head(feature, dropout, prefix=f"{modality}_")
+            for modality, feature in zip(modalities, features, strict=True)
+        ]
+        return LateFusion(late_rule, name="fusion")(probabilities, presence=present)
+    if fusion == "tensor":
+        features = [
+            keras.layers.Dense(tensor_dim, name=f"{modality}_tensor_projection")(feature)
+            for modality, feature in zip(modalities, features, strict=True)
+        ]
+    fused = fusion_layer(features, presence=present)
+    if isinstance(fused, (list, tuple)):  # e.g. AttentionFusion(return_attention=True)
+        fused = fused[0]
+    return _head(fused, dropout)
+
+
+def build_multimodal_classifier(modalities: Sequence[str] = ("image", "text", "audio"),
+                                fusion="attention", feature_dim: int = 32, text_vocabulary=None,
+                                *, encoders: Mapping | None = None, max_length: int = 8,
+                                dropout: float = 0.0, tensor_dim: int = 6, rank: int = 4,
+                                late_rule: str = "product", name: str | None = None):
+    """Encoders → fusion → ``Dense(128, relu)`` → ``Dense(10, softmax)`` (named ``classifier``).
+
+    modalities: a subset of ``MODALITIES`` (any order: the model's inputs and its ``present``
+    columns follow the order of ``MODALITIES``, i.e. image, audio, text — see
+    :func:`model_modalities`). fusion: a name from ``FUSION_NAMES`` or a fusion layer instance
+    (called as ``layer(features, presence=present)``). ``"late"``: each modality gets its own
+    ``Dense(128) → Dense(10, softmax)`` head and :class:`LateFusion` (``late_rule``) combines
+    them. ``encoders``: optional ``{modality: encoder model}`` to reuse (e.g. trained ones from
+    :func:`get_encoder`); the others are built fresh. Output probabilities ``(batch, 10)``.
+    """
+    modalities = _check_modalities(modalities)
+    modalities = tuple(name_ for name_ in MODALITIES if name_ in modalities)
+    feature_dim = _check_positive(feature_dim, "feature_dim")
+    fusion_layer, label = _resolve_fusion(fusion, modalities, feature_dim, tensor_dim, rank,
+                                          late_rule)
+    inputs, features = _inputs_and_features(modalities, feature_dim, text_vocabulary, max_length,
+                                            encoders)
+    outputs = _fuse_and_classify(modalities, features, inputs["present"], fusion_layer, fusion,
+                                 dropout, tensor_dim, late_rule)
+    return keras.Model(inputs, outputs, name=name or f"{label}_fusion")
+
+
+def build_fusion_head(modalities: Sequence[str] = ("image", "text", "audio"), fusion="attention",
+                      feature_dims: int | Mapping[str, int] = 32, *, dropout: float = 0.0,
+                      tensor_dim: int = 6, rank: int = 4, late_rule: str = "product",
+                      name: str | None = None):
+    """Fusion and head only, on *features*: inputs ``{modality: (batch, d), "present": ...}``.
+
+    The same layers as :func:`build_multimodal_classifier` after the encoders. Train it on
+    features computed once by frozen encoders (:func:`mmcourse.training.encode`) to compare
+    fusion methods in seconds, then :func:`attach_encoders` turns it into a model on raw inputs.
+    """
+    modalities = _check_modalities(modalities)
+    modalities = tuple(name_ for name_ in MODALITIES if name_ in modalities)
+    if isinstance(feature_dims, Mapping):
+        dims = {m: _check_positive(feature_dims[m], f"feature_dims[{m!r}]") for m in modalities}
+    else:
+        dims = dict.fromkeys(modalities, _check_positive(feature_dims, "feature_dims"))
+    feature_dim = max(dims.values())
+    fusion_layer, label = _resolve_fusion(fusion, modalities, feature_dim, tensor_dim, rank,
+                                          late_rule)
+    inputs = {m: keras.Input(shape=(dims[m],), name=m) for m in modalities}
+    inputs["present"] = keras.Input(shape=(len(modalities),), name="present")
+    features = [inputs[m] for m in modalities]
+    outputs = _fuse_and_classify(modalities, features, inputs["present"], fusion_layer, fusion,
+                                 dropout, tensor_dim, late_rule)
+    return keras.Model(inputs, outputs, name=name or f"{label}_head")
+
+
+def get_encoder(model, modality: str):
+    """The encoder sub-model of ``modality`` inside a model built here (a ``keras.Model``)."""
+    (modality,) = _check_modalities((modality,))
+    try:
+        return model.get_layer(f"{modality}_encoder")
+    except ValueError:
+        raise ValueError(
+            f"model {model.name!r} has no {modality} encoder (a layer named "
+            f"'{modality}_encoder'); its layers are {[layer.name for layer in model.layers]}"
+        ) from None
+
+
+def attach_encoders(head, encoders: Mapping, name: str | None = None):
+    """Raw inputs → ``encoders[modality]`` → ``head`` (from :func:`build_fusion_head`).
+
+    The result reads the same named inputs as :func:`build_multimodal_classifier` and saves as
+    one ``.keras`` file.
+    """
+    modalities = model_modalities(head)
+    missing = [m for m in modalities if m not in encoders]
+    if missing:
+        raise ValueError(f"attach_encoders needs an encoder for {missing}; received "
+                         f"{sorted(encoders)}")
+    inputs = {m: _raw_input(m) for m in modalities}
+    inputs["present"] = keras.Input(shape=(len(modalities),), name="present")
+    head_inputs = {m: encoders[m](inputs[m]) for m in modalities}
+    head_inputs["present"] = inputs["present"]
+    return keras.Model(inputs, head(head_inputs), name=name or head.name.replace("_head", ""))
+
+
+def model_modalities(model) -> tuple[str, ...]:
+    """The modalities a model built here reads, in the order of its ``present`` columns."""
+    names = [getattr(tensor, "name", "") for tensor in model.inputs]
+    names = [name.split(":")[0] for name in names]
+    found = tuple(name for name in MODALITIES if name in names)
+    if not found:
+        raise ValueError(
+            f"the model has no input named after a modality ({', '.join(MODALITIES)}); its "
+            f"inputs are {names}"
+        )
+    return found
