@@ -10,6 +10,7 @@ See ``docs/data_card.md`` for how the data was made and the measured baselines.
 """
 
 from .corruption import add_image_noise, add_noise_at_snr, measured_snr_db, occlude_images
+from .external import DatasetUnavailableError, load_fsdd, load_mnist
 from .hints import (
     DIGIT_NAMES,
     HINT_TYPES,
@@ -32,6 +33,7 @@ from .video import make_video
 
 __all__ = [
     "DEFAULT_CORRUPTION",
+    "DatasetUnavailableError",
     "DIGIT_NAMES",
     "HINT_TYPES",
     "MODALITIES",
@@ -43,6 +45,8 @@ __all__ = [
     "add_image_noise",
     "add_noise_at_snr",
     "load_digit_images",
+    "load_fsdd",
+    "load_mnist",
     "load_mmdigits",
     "load_speech_clips",
     "make_video",
