@@ -1,0 +1,149 @@
+"""Figures for the classifier lessons: training curves, confusion matrix, results bars, importance.
+
+Every function takes ``ax=None`` (a new figure is made when omitted), returns what it drew, and
+changes no global Matplotlib state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "plot_training_curves",
+    "plot_confusion_matrix",
+    "plot_results",
+    "plot_importance",
+]
+
+
+def _new_axes(ax, ncols: int = 1, figsize=(4.5, 3.2)):
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        return ax
+    _, axes = plt.subplots(1, ncols, figsize=(figsize[0] * ncols, figsize[1]), dpi=100,
+                           layout="constrained")
+    return axes
+
+
+def plot_training_curves(history, metrics=("loss", "accuracy"), ax=None) -> dict:
+    """Train and validation curves of a Keras ``History`` (or its ``.history`` dict).
+
+    One axis per metric (``ax``: one Axes per metric, or None for a new figure). Returns
+    ``{metric: [train line, val line]}`` (the val line only when it was recorded).
+    """
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, dict) or not logs:
+        raise TypeError(
+            f"history must be a Keras History or its .history dict; received {type(history).__name__}"
+        )
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    missing = [metric for metric in metrics if metric not in logs]
+    if missing:
+        raise ValueError(f"history has no {missing}; it recorded {sorted(logs)}")
+    axes = _new_axes(ax, len(metrics))
+    axes = list(np.atleast_1d(axes))
+    if len(axes) != len(metrics):
+        raise ValueError(f"need one Axes per metric ({len(metrics)}); received {len(axes)}")
+    drawn = {}
+    for axis, metric in zip(axes, metrics, strict=True):
+        epochs = np.arange(1, len(logs[metric]) + 1)
+        lines = axis.plot(epochs, logs[metric], marker=".", label="train")
+        if f"val_{metric}" in logs:
+            lines += axis.plot(epochs, logs[f"val_{metric}"], marker=".", label="validation")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+        drawn[metric] = lines
+    return drawn
+
+
+def plot_confusion_matrix(matrix, class_names=None, normalize: bool = False, ax=None,
+                          annotate: bool = True):
+    """A confusion matrix (rows: true class, columns: predicted) as an image with counts.
+
+    ``normalize=True`` shows each row as fractions (per-class recall on the diagonal).
+    Returns the ``AxesImage``.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix must be square (classes, classes); received shape {matrix.shape}")
+    size = matrix.shape[0]
+    class_names = [str(index) for index in range(size)] if class_names is None else list(
+        class_names)
+    if len(class_names) != size:
+        raise ValueError(f"class_names has {len(class_names)} names for {size} classes")
+    shown = matrix
+    if normalize:
+        totals = matrix.sum(axis=1, keepdims=True)
+        shown = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+    ax = _new_axes(ax, figsize=(4.2, 3.8))
+    image = ax.imshow(shown, cmap="Blues")
+    ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_xticks(range(size), class_names)
+    ax.set_yticks(range(size), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if annotate:
+        threshold = shown.max() / 2 if shown.size else 0
+        for row in range(size):
+            for column in range(size):
+                value = shown[row, column]
+                text = f"{value:.2f}" if normalize else f"{int(value)}"
+                ax.text(column, row, text, ha="center", va="center", fontsize=7,
+                        color="white" if value > threshold else "black")
+    return image
+
+
+def plot_results(table, value: str = "accuracy_mean", error: str | None = "accuracy_std",
+                 label: str = "name", highlight=None, ax=None):
+    """A results table (pandas DataFrame, e.g. from ``training.compare``) as horizontal bars.
+
+    Bars in table order (best first when the table is sorted), error bars from ``error``
+    (skipped when None). ``highlight``: names drawn in another colour (e.g. the unimodal
+    baselines). Returns the ``BarContainer``.
+    """
+    for column in (value, label) + ((error,) if error else ()):
+        if column not in table.columns:
+            raise ValueError(f"table has no column {column!r}; it has {list(table.columns)}")
+    names = [str(name) for name in table[label]]
+    values = np.asarray(table[value], dtype=np.float64)
+    errors = None if error is None else np.asarray(table[error], dtype=np.float64)
+    highlight = set(highlight or ())
+    colors = ["tab:gray" if name in highlight else "tab:blue" for name in names]
+    ax = _new_axes(ax, figsize=(5.5, 0.3 * len(names) + 1.0))
+    positions = np.arange(len(names))[::-1]
+    bars = ax.barh(positions, values, xerr=errors, color=colors, capsize=3)
+    ax.set_yticks(positions, names)
+    ax.set_xlabel(value.replace("_", " "))
+    for position, bar_value in zip(positions, values, strict=True):
+        ax.text(bar_value, position, f" {bar_value:.3f}", va="center", fontsize=8)
+    ax.set_xlim(0, max(1.0, float(values.max()) * 1.12) if len(values) else 1.0)
+    ax.grid(axis="x", alpha=0.3)
+    return bars
+
+
+def plot_importance(importance, columns=("drop_importance", "permutation_importance"), ax=None):
+    """Grouped bars of modality importance (a DataFrame from ``training.modality_importance``).
+
+    Returns a list with one ``BarContainer`` per column.
+    """
+    for column in ("modality", *columns):
+        if column not in importance.columns:
+            raise ValueError(f"importance has no column {column!r}; it has "
+                             f"{list(importance.columns)}")
+    ax = _new_axes(ax)
+    names = list(importance["modality"])
+    positions = np.arange(len(names))
+    width = 0.8 / len(columns)
+    containers = []
+    for index, column in enumerate(columns):
+        containers.append(ax.bar(positions + (index - (len(columns) - 1) / 2) * width,
+                                 importance[column], width, label=column.replace("_", " ")))
+    ax.set_xticks(positions, names)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel("accuracy lost without it")
+    ax.legend(fontsize=8)
+    return containers
