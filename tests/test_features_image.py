@@ -70,3 +70,16 @@ def test_linear_encoder_is_wx_plus_b(input_shape, feature_dim):
     model.get_layer("features").set_weights([kernel, bias])
     expected = batch.reshape(4, -1) @ kernel + bias
     np.testing.assert_allclose(np.asarray(model(batch)), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "input_shape, filters, kernel, padding, feature_dim",
+    [((8, 8, 1), (16, 32), 3, "same", 32), ((8, 8, 1), (4,), 3, "valid", 10),
+     ((16, 12, 3), (4, 8), 5, "same", 7)],
+)
+def test_parameter_count_arithmetic_matches_keras(input_shape, filters, kernel, padding,
+                                                  feature_dim):
+    model = image.build_cnn_encoder(feature_dim, input_shape, filters=filters,
+                                    kernel_size=kernel, padding=padding)
+    assert image.cnn_parameter_count(input_shape, filters, kernel, 2, padding,
+                                     feature_dim) == model.count_params()

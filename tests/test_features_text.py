@@ -97,3 +97,17 @@ def test_encoder_rejects_bad_options():
         text.build_lstm_encoder(10, input_mode="bag")
     with pytest.raises(ValueError, match="num_vocab"):
         text.build_rnn_encoder(0)
+
+
+def test_pure_python_tokenizer_and_vocabulary_match_keras():
+    from mmcourse.data import load_mmdigits
+
+    hints = list(load_mmdigits("train").text) + ["Seven!", "it's (maybe) 3.5?", "", "a  b\tc"]
+    vectorizer = text.make_vectorizer(hints, max_length=6)
+    vocabulary = [str(word) for word in vectorizer.get_vocabulary()]
+    assert text.build_vocabulary(hints) == vocabulary
+    probes = hints[:40] + ["eleven plus four", "Seven, seven; SEVEN", "x y z w v u t s"]
+    expected = text.vectorize(vectorizer, probes)
+    ours = np.stack([text.encode(hint, vocabulary, 6) for hint in probes])
+    np.testing.assert_array_equal(ours, expected)
+    assert text.tokenize("Seven!") == ["seven"]

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["conv_output_shape", "cnn_output_shapes", "build_cnn_encoder", "build_linear_encoder"]
+__all__ = ["conv_output_shape", "cnn_output_shapes", "cnn_parameter_count", "build_cnn_encoder",
+           "build_linear_encoder"]
 
 
 def _positive_int(value, name: str) -> int:
@@ -82,6 +83,28 @@ def cnn_output_shapes(
     shapes.append(("flatten", (height * width * filters[-1],)))
     shapes.append(("features (Dense)", (feature_dim,)))
     return shapes
+
+
+def cnn_parameter_count(
+    input_shape=(8, 8, 1),
+    filters: Sequence[int] = (16, 32),
+    kernel_size: int = 3,
+    pool_size: int = 2,
+    padding: str = "same",
+    feature_dim: int = 32,
+) -> int:
+    """Trainable parameters of :func:`build_cnn_encoder`, by arithmetic (tested against Keras).
+
+    Conv2D: ``(kernel_size² · c_in + 1) · c_out``; pooling and Flatten: 0;
+    Dense: ``(n_in + 1) · n_out``.
+    """
+    shapes = cnn_output_shapes(input_shape, filters, kernel_size, pool_size, padding, feature_dim)
+    total, channels = 0, input_shape[-1]
+    for num_filters in filters:
+        total += (kernel_size * kernel_size * channels + 1) * num_filters
+        channels = num_filters
+    flat = shapes[-2][1][0]
+    return total + (flat + 1) * feature_dim
 
 
 def build_cnn_encoder(

@@ -24,6 +24,9 @@ __all__ = [
     "OOV_INDEX",
     "make_vectorizer",
     "vectorize",
+    "tokenize",
+    "build_vocabulary",
+    "encode",
     "one_hot_tokens",
     "TokenOneHot",
     "build_rnn_encoder",
@@ -32,6 +35,9 @@ __all__ = [
 
 PADDING_INDEX = 0
 OOV_INDEX = 1
+PADDING_TOKEN = ""
+OOV_TOKEN = "[UNK]"
+_PUNCTUATION = str.maketrans("", "", '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\'')
 
 try:  # the layer class is defined only when Keras is importable (always, in this course)
     import keras
@@ -83,6 +89,33 @@ def vectorize(vectorizer, texts) -> np.ndarray:
     """Apply ``vectorizer`` to strings ``(N,)`` and return NumPy int64 ids ``(N, max_length)``."""
     texts = _as_text_array(texts)
     return np.asarray(vectorizer(texts)).astype(np.int64)
+
+
+def tokenize(text: str) -> list[str]:
+    """Pure-Python reference for ``TextVectorization``'s default tokenising (tested equal):
+    lower-case, delete ASCII punctuation, split on whitespace. ``"Seven!"`` → ``["seven"]``."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__} {text!r}")
+    return text.lower().translate(_PUNCTUATION).split()
+
+
+def build_vocabulary(texts) -> list[str]:
+    """Pure-Python reference for ``TextVectorization.adapt`` (tested equal on MM-Digits hints):
+    ``["", "[UNK]"]`` then every word, most frequent first, ties in reverse alphabetical order."""
+    counts: dict[str, int] = {}
+    for text in _as_text_array(texts):
+        for word in tokenize(str(text)):
+            counts[word] = counts.get(word, 0) + 1
+    words = sorted(counts, key=lambda word: (counts[word], word), reverse=True)
+    return [PADDING_TOKEN, OOV_TOKEN, *words]
+
+
+def encode(text: str, vocabulary, max_length: int) -> np.ndarray:
+    """Token ids int64 ``(max_length,)`` of one text: unknown words → 1, padded with 0 at the
+    end, truncated to ``max_length`` — what a ``TextVectorization`` layer returns for one hint."""
+    index = {word: position for position, word in enumerate(vocabulary)}
+    ids = [index.get(word, OOV_INDEX) for word in tokenize(text)][:max_length]
+    return np.array(ids + [PADDING_INDEX] * (max_length - len(ids)), dtype=np.int64)
 
 
 def one_hot_tokens(token_ids, num_vocab: int) -> np.ndarray:
