@@ -5,6 +5,10 @@
 * ``mmcourse.fusion.late`` — decision-level (late) fusion helpers.
 
 Every public name of those modules is reachable as ``mmcourse.fusion.<name>``.
+
+Every layer is called the same way: ``layer([features_1, features_2, ...], presence=None)`` with
+features of shape ``(batch, d_i)`` and an optional ``(batch, num_modalities)`` presence mask.
+The late-fusion helpers take a list of ``(batch, classes)`` probability arrays.
 """
 
 from __future__ import annotations
