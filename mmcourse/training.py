@@ -226,7 +226,7 @@ def fit(model, train, val, *, epochs: int = 30, batch_size: int = 32,
         raise ValueError(f"verbose must be 'epoch', 0, 1 or 2; received {verbose!r}")
     started = time.perf_counter()
     history = model.fit(train_dataset, validation_data=val_dataset, epochs=int(epochs),
-                        callbacks=all_callbacks, verbose=keras_verbose)
+                        callbacks=all_callbacks, verbose=keras_verbose, shuffle=False)
     history.train_seconds = time.perf_counter() - started
     losses = history.history.get(monitor, [])
     history.best_epoch = int(np.argmin(losses)) + 1 if losses else 0
