@@ -104,9 +104,10 @@ def _product_cases(rng: np.random.Generator) -> list[Case]:
     cases.append(Case("two experts whose zeros cover every class (needs the floor)",
                       args=(zeros,), expected=late.product_of_experts(zeros)))
     floor = float(rng.choice([1e-3, 1e-2]))
-    cases.append(Case(f"experts with zeros and floor={floor}", args=(zeros,),
+    veto = [zeros[0], *_probabilities(rng, 1, 4, 6)]  # only expert 0 rules classes out
+    cases.append(Case(f"one expert with zeros and floor={floor}", args=(veto,),
                       kwargs=_floor_kwargs(floor),
-                      expected=late.product_of_experts(zeros, floor=floor)))
+                      expected=late.product_of_experts(veto, floor=floor)))
     many = [np.full((2, 5), 1e-6) for _ in range(150)]
     for p in many:
         p[:, rng.integers(0, 5)] = 1.0 - 4e-6
