@@ -34,7 +34,7 @@ import numpy as np
 from benchmarks import _common
 
 NUM_CLIPS = 2000
-LAYER_BATCH_SIZE = 500
+LAYER_BATCH_SIZE = 250
 TOLERANCE = 1e-2  # mmcourse.features.audio docstring: layer vs librosa on real clips
 
 

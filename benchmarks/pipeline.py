@@ -137,13 +137,14 @@ def run(quick: bool = False, out_dir=None) -> dict:
                     pass
         else:
             def train(model=model, dataset=dataset):
-                model.fit(dataset, epochs=1, verbose=0)
+                model.fit(dataset, epochs=1, verbose=0, shuffle=False)  # it shuffles itself
 
             def iterate(dataset=dataset):
                 for _ in dataset:
                     pass
-        training = _common.time_call(train, repeats=repeats, warmup=1)
-        data_only = _common.time_call(iterate, repeats=repeats, warmup=1)
+        warmup = 0 if quick else 1
+        training = _common.time_call(train, repeats=repeats, warmup=warmup)
+        data_only = _common.time_call(iterate, repeats=repeats, warmup=warmup)
         rows.append({
             "feeding": label,
             "train_samples_per_s": num_samples / training["median_s"],
