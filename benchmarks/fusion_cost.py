@@ -262,17 +262,69 @@ def _small_classifier(fusion_name, num_vocab, max_length, feature_dim=32):
     return model
 
 
-def measure_accuracy(layer_names, num_epochs, quick):
-    """Test accuracy on MM-Digits (default corruption), one seed, 3 modalities, d = 32."""
-    import numpy as np
+MODEL_FUSION_NAMES = {  # mmcourse.models names of the layers
+    "WeightedAverage": "weighted_average", "Product": "product", "Concatenate": "concat",
+    "Bilinear": "bilinear", "AttentionFusion": "attention", "TensorFusion": "tensor",
+    "LowRankFusion": "low_rank", "GatedFusion": "gated",
+}
 
+
+def _has_course_models() -> bool:
+    try:
+        from mmcourse import models, training  # noqa: F401
+    except ImportError:
+        return False
+    return hasattr(models, "build_multimodal_classifier") and hasattr(training, "fit")
+
+
+def measure_accuracy(layer_names, num_epochs, quick):
+    """Test accuracy on MM-Digits (default corruption), one seed, 3 modalities, d = 32.
+
+    With ``mmcourse.models`` present: the lesson-07 classifier
+    (``build_multimodal_classifier(("image", "text", "audio"), fusion=..., feature_dim=32)``,
+    trained by ``mmcourse.training.fit`` with its defaults, batch 32, early stopping on the
+    validation loss with patience 3, at most ``num_epochs`` epochs). Otherwise a small
+    classifier of this module's own on precomputed MFCC.
+    """
     from mmcourse.data import load_mmdigits
-    from mmcourse.env import set_seed
-    from mmcourse.features.text import make_vectorizer, vectorize
 
     splits = {name: load_mmdigits(name) for name in ("train", "val", "test")}
     if quick:
         splits = {name: _common.subset(data, 64) for name, data in splits.items()}
+    if _has_course_models():
+        return _accuracy_course_models(layer_names, num_epochs, splits), "mmcourse.models"
+    return _accuracy_own_model(layer_names, num_epochs, splits), "own"
+
+
+def _accuracy_course_models(layer_names, num_epochs, splits):
+    from mmcourse import models, training
+    from mmcourse.env import set_seed
+
+    rows = []
+    for name in layer_names:
+        if name == "Bilinear":
+            rows.append({"layer": name, "status": "n/a: Bilinear fuses exactly 2 modalities"})
+            continue
+        set_seed(0)
+        model = models.build_multimodal_classifier(
+            modalities=("image", "text", "audio"), fusion=MODEL_FUSION_NAMES[name],
+            feature_dim=32, text_vocabulary=splits["train"].text)
+        history = training.fit(model, splits["train"], splits["val"], epochs=num_epochs,
+                               patience=3, batch_size=32, seed=0, verbose=0)
+        scores = training.evaluate(model, splits["test"])
+        rows.append({"layer": name, "test_accuracy": float(scores["accuracy"]),
+                     "parameters": int(model.count_params()),
+                     "train_s": float(getattr(history, "train_seconds", float("nan"))),
+                     "epochs": len(history.history["loss"]), "status": "ok"})
+    return rows
+
+
+def _accuracy_own_model(layer_names, num_epochs, splits):
+    import numpy as np
+
+    from mmcourse.env import set_seed
+    from mmcourse.features.text import make_vectorizer, vectorize
+
     vectorizer = make_vectorizer(splits["train"].text)
     num_vocab = len(vectorizer.get_vocabulary())
     max_length = 8
@@ -332,7 +384,8 @@ def run(quick: bool = False, out_dir=None, accuracy: bool = True,
                 rows.append(measure_cost(name, feature_dim, num_modalities, repeats,
                                          memory_limit_mb, batch_size,
                                          profile=feature_dim == feature_dims[0]))
-    accuracy_rows = measure_accuracy(layer_names, 1 if quick else 8, quick) if accuracy else []
+    accuracy_rows, accuracy_source = (measure_accuracy(layer_names, 1 if quick else 10, quick)
+                                      if accuracy else ([], None))
     tables = [{"key": "cost", "title": "Cost per fusion layer", "columns": COST_COLUMNS,
                "rows": rows}]
     notes = [
@@ -366,15 +419,27 @@ def run(quick: bool = False, out_dir=None, accuracy: bool = True,
             "title": "MM-Digits test accuracy (3 modalities, d = 32, default corruption, seed 0)",
             "columns": ACCURACY_COLUMNS, "rows": accuracy_rows,
         })
-        notes.append(
-            "Accuracy: the benchmark's own small classifier (CNN image, LSTM text, Conv1D on "
-            "precomputed MFCC; fusion; Dense(128, relu); softmax), Adam 1e-3, batch 64, "
-            "one seed, no early stopping — a cost-vs-quality sketch, not the lesson-07 table."
-        )
+        if accuracy_source == "mmcourse.models":
+            notes.append(
+                "Accuracy: lesson 07's classifier, mmcourse.models.build_multimodal_classifier("
+                "('image', 'text', 'audio'), fusion=<name>, feature_dim=32) — the model's own "
+                "fusion settings (projections to d for weighted average / product / attention, "
+                "tensor fusion on 6-d projections) — trained by mmcourse.training.fit (Adam "
+                "3e-3, batch 32, early stopping on val loss, patience 3) for at most 10 epochs, "
+                "seed 0 only: a cost-vs-quality sketch; lesson 07 has the multi-seed table."
+            )
+        else:
+            notes.append(
+                "Accuracy: the benchmark's own small classifier (CNN image, LSTM text, Conv1D "
+                "on precomputed MFCC; fusion; Dense(128, relu); softmax), Adam 1e-3, batch 64, "
+                "one seed, no early stopping — a cost-vs-quality sketch (mmcourse.models was "
+                "not available)."
+            )
     settings = {"feature_dims": list(feature_dims), "modalities": list(MODALITY_COUNTS),
                 "batch_size": batch_size, "repeats": repeats, "head_units": HEAD_UNITS,
                 "attention_units": ATTENTION_UNITS, "low_rank": LOW_RANK,
-                "memory_limit_mb": memory_limit_mb, "quick": quick}
+                "memory_limit_mb": memory_limit_mb, "accuracy_model": accuracy_source,
+                "quick": quick}
     return _common.write_results(
         "fusion_cost", title="Fusion cost", machine=machine, settings=settings, tables=tables,
         targets=targets, notes=notes, out_dir=out_dir, elapsed_s=time.perf_counter() - start,
