@@ -106,3 +106,13 @@ def test_importing_tensorflow_after_mmcourse_prints_no_startup_noise():
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == ""
+
+
+def test_set_seed_without_tensorflow_seeds_numpy_and_imports_no_tensorflow():
+    output = _run_python(
+        "import sys, numpy as np; from mmcourse.env import set_seed; "
+        "set_seed(3, tensorflow=False); a = np.random.rand(2); "
+        "set_seed(3, tensorflow=False); b = np.random.rand(2); "
+        "print((a == b).all(), 'tensorflow' in sys.modules)"
+    )
+    assert output == "True False"
