@@ -179,10 +179,17 @@ def run(quick: bool = False, out_dir=None, only: str | None = None,
             print(f"  {wall if wall is None else round(wall, 1)} s, "
                   f"{peak if peak is None else round(peak)} MB, {row['status']}",
                   file=sys.stderr, flush=True)
+            _write(rows, len(relative_paths), machine, quick, only, out_dir, start)
+    return _write(rows, len(relative_paths), machine, quick, only, out_dir, start)
+
+
+def _write(rows, planned, machine, quick, only, out_dir, start):
+    """Write the results so far (called after every notebook, so a cut-short run leaves data)."""
     total = sum(row["wall_s"] or 0.0 for row in rows)
     lessons_total = sum(row["wall_s"] or 0.0 for row in rows if row["kind"] == "lesson")
     max_peak = max((row["peak_rss_mb"] or 0.0) for row in rows)
     full = not quick and only is None
+    finished = len(rows) == planned
     slow = [row["notebook"] for row in rows if (row["wall_s"] or 0) > LESSON_LIMIT_S]
     heavy = [row["notebook"] for row in rows if (row["peak_rss_mb"] or 0) > RSS_LIMIT_MB]
     failed = [row["notebook"] for row in rows if row.get("error")]
@@ -194,7 +201,7 @@ def run(quick: bool = False, out_dir=None, only: str | None = None,
         {"target": f"whole course ≤ {TOTAL_LIMIT_S / 60:.0f} min",
          "measured": f"{total / 60:.1f} min for {len(rows)} notebooks "
                      f"(lessons alone {lessons_total / 60:.1f} min)",
-         "met": total <= TOTAL_LIMIT_S if full else None},
+         "met": total <= TOTAL_LIMIT_S if full and finished else None},
         {"target": "peak RSS ≤ 3 GB per notebook",
          "measured": ("all within" if not heavy else "over: " + ", ".join(heavy))
          + f" (largest {max_peak:,.0f} MB)",
@@ -217,7 +224,9 @@ def run(quick: bool = False, out_dir=None, only: str | None = None,
         "The machine is shared: other processes running at the same time slow notebooks down; "
         "the load average at start is in the machine line.",
     ]
-    settings = {"notebooks": len(rows), "only": only, "quick": quick,
+    if not finished:
+        notes.insert(0, f"IN PROGRESS / CUT SHORT: {len(rows)} of {planned} notebooks measured.")
+    settings = {"notebooks": len(rows), "planned": planned, "only": only, "quick": quick,
                 "lesson_limit_s": LESSON_LIMIT_S, "total_limit_s": TOTAL_LIMIT_S,
                 "rss_limit_mb": RSS_LIMIT_MB}
     name = "course_runtime" if full else "course_runtime_partial"
