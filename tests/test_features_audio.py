@@ -166,3 +166,22 @@ def test_bad_options_are_rejected_clearly():
         audio.deltas(np.zeros((13, 5)))
     with pytest.raises(ValueError, match="shape"):
         audio.build_mfcc_encoder(audio_samples=8000).get_layer("mfcc").build((8000,))
+
+
+def test_model_with_mfcc_layer_trains_in_graph_mode():
+    """fit() traces the layer (no eager checks) and gradients flow to the layers after it."""
+    from mmcourse.env import set_seed
+
+    set_seed(0)
+    model = keras.Sequential([
+        audio.build_mfcc_encoder(feature_dim=8, audio_samples=2000, filters=(4,)),
+        keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    clips = random_signals(8, 2000, seed=5)
+    labels = np.arange(8) % 2
+    before = [w.copy() for w in model.get_weights()]
+    history = model.fit(clips, labels, epochs=2, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    compiled = tf.function(audio.MFCC())
+    np.testing.assert_allclose(compiled(clips).numpy(), audio.mfcc(clips), atol=LAYER_TOLERANCE)
