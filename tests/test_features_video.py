@@ -34,3 +34,13 @@ def test_bad_shapes_are_rejected(builder):
         builder(8, (16, 16, 1))
     with pytest.raises(ValueError, match="feature_dim"):
         builder(0, (4, 8, 8, 1))
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_encoders_take_mmdigits_video_clips(builder):
+    from mmcourse.data import load_mmdigits, make_video
+
+    clips = make_video(load_mmdigits("test", image_noise=0, image_occlusion=0).image[:4])
+    model = builder(12, clips.shape[1:], filters=(4, 8))
+    features = np.asarray(model(clips))
+    assert features.shape == (4, 12) and np.isfinite(features).all()
