@@ -158,3 +158,28 @@ def test_fusion_head_with_attached_encoders_equals_head_on_features(train):
     assert models.get_encoder(full, "image") is encoders["image"]
     with pytest.raises(ValueError, match="no audio encoder"):
         models.get_encoder(full, "audio")
+
+
+def test_lesson15_checks_accept_the_reference_and_reject_the_article_bugs(capsys):
+    import keras
+
+    from mmcourse.checks import check, lesson15
+
+    assert check("15.flatten_size", lesson15.reference_flatten_size)
+    assert lesson15.reference_flatten_size(224, 224, 3) == 394_272
+    assert not check("15.flatten_size", lambda h, w, c, f=32: h * w * f)  # forgot conv and pool
+    assert check("15.article_model", lesson15.reference_article_model)
+
+    def with_dot(max_length, num_vocab, image_shape=(8, 8, 1)):
+        image_input = keras.Input(shape=image_shape)
+        x = keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(
+            keras.layers.Conv2D(32, 3, activation="relu")(image_input)))
+        text_input = keras.Input(shape=(max_length, num_vocab))
+        text = keras.layers.Dense(x.shape[-1])(keras.layers.LSTM(64)(text_input))
+        fused = keras.layers.Dot(axes=1)([x, text])
+        outputs = keras.layers.Dense(10, activation="softmax")(
+            keras.layers.Dense(128, activation="relu")(fused))
+        return keras.Model([image_input, text_input], outputs)
+
+    assert not check("15.article_model", with_dot)
+    assert "Dot" in capsys.readouterr().out

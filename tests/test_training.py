@@ -113,3 +113,19 @@ def test_noise_modality_is_ranked_last(splits):
     assert by_name.loc["audio", "permutation_importance"] < by_name.loc["image",
                                                                         "permutation_importance"]
     assert abs(by_name.loc["audio", "permutation_importance"]) < 0.1
+
+
+def test_lesson07_checks_accept_the_reference_and_reject_wrong_answers(capsys):
+    from mmcourse.checks import check
+
+    assert check("07.confusion_matrix", training.confusion_matrix)
+    assert check("07.macro_f1", training.macro_f1)
+    transposed = lambda labels, predictions, n: training.confusion_matrix(predictions, labels, n)  # noqa: E731
+    assert not check("07.confusion_matrix", transposed)
+
+    def micro_f1(matrix):  # = accuracy: not the macro average
+        matrix = np.asarray(matrix)
+        return float(np.trace(matrix) / matrix.sum())
+
+    assert not check("07.macro_f1", micro_f1)
+    assert "hint" in capsys.readouterr().out
