@@ -21,6 +21,7 @@ def main(argv=None) -> int:
     parser.add_argument("--skip", action="append", default=[], choices=BENCHMARKS,
                         help="leave this benchmark out (repeatable)")
     args = parser.parse_args(argv)
+    _common.output_folder(args)
     machine = _common.machine_record()
     rows = []
     start = time.perf_counter()

@@ -230,10 +230,23 @@ def load_results(name: str, results_dir: str | Path | None = None) -> dict:
 def argument_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes, few repeats: checks the code runs (numbers meaningless)")
+                        help="tiny sizes, few repeats: checks the code runs (numbers meaningless; "
+                             "written to a temporary folder unless --out is given)")
     parser.add_argument("--out", default=None,
                         help=f"results folder (default {RESULTS_DIR.relative_to(REPO_ROOT)})")
     return parser
+
+
+def output_folder(args) -> str | None:
+    """Where results go: ``--out``, else the committed results folder — except for ``--quick``
+    runs, whose meaningless numbers go to a fresh temporary folder so they never overwrite the
+    real results."""
+    if args.out is None and args.quick:
+        import tempfile
+
+        args.out = tempfile.mkdtemp(prefix="mmcourse-bench-quick-")
+        print(f"--quick: results go to {args.out}", file=sys.stderr)
+    return args.out
 
 
 def quiet_tensorflow():

@@ -253,6 +253,7 @@ def main(argv=None) -> None:
     parser.add_argument("--root", default=None, help=argparse_suppress())
     parser.add_argument("--execute-one", default=None, help=argparse_suppress())
     args = parser.parse_args(argv)
+    _common.output_folder(args)
     if args.execute_one:
         print(json.dumps(execute_one(Path(args.execute_one))))
         return

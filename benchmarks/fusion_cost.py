@@ -384,7 +384,7 @@ def run(quick: bool = False, out_dir=None, accuracy: bool = True,
                 rows.append(measure_cost(name, feature_dim, num_modalities, repeats,
                                          memory_limit_mb, batch_size,
                                          profile=feature_dim == feature_dims[0]))
-    accuracy_rows, accuracy_source = (measure_accuracy(layer_names, 1 if quick else 10, quick)
+    accuracy_rows, accuracy_source = (measure_accuracy(layer_names, 1 if quick else 8, quick)
                                       if accuracy else ([], None))
     tables = [{"key": "cost", "title": "Cost per fusion layer", "columns": COST_COLUMNS,
                "rows": rows}]
@@ -425,7 +425,7 @@ def run(quick: bool = False, out_dir=None, accuracy: bool = True,
                 "('image', 'text', 'audio'), fusion=<name>, feature_dim=32) — the model's own "
                 "fusion settings (projections to d for weighted average / product / attention, "
                 "tensor fusion on 6-d projections) — trained by mmcourse.training.fit (Adam "
-                "3e-3, batch 32, early stopping on val loss, patience 3) for at most 10 epochs, "
+                "3e-3, batch 32, early stopping on val loss, patience 3) for at most 8 epochs, "
                 "seed 0 only: a cost-vs-quality sketch; lesson 07 has the multi-seed table."
             )
         else:
@@ -451,6 +451,7 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--memory-limit-mb", type=float, default=1000.0)
     args = parser.parse_args(argv)
+    _common.output_folder(args)
     run(quick=args.quick, out_dir=args.out, accuracy=not args.skip_accuracy,
         memory_limit_mb=args.memory_limit_mb)
     _common.print_markdown("fusion_cost", args.out)

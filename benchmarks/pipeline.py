@@ -199,6 +199,7 @@ def run(quick: bool = False, out_dir=None) -> dict:
 
 def main(argv=None) -> None:
     args = _common.argument_parser(__doc__.splitlines()[0]).parse_args(argv)
+    _common.output_folder(args)
     run(quick=args.quick, out_dir=args.out)
     _common.print_markdown("pipeline", args.out)
 
