@@ -65,7 +65,10 @@ HIDDEN_UNITS = 128
 IMAGE_SHAPE = (8, 8, 1)
 AUDIO_SAMPLES = 8000
 
-import keras  # noqa: E402  (the constants above are importable documentation)
+from mmcourse.env import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # TensorFlow's start-up log noise off before Keras imports it
+import keras  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- validation
