@@ -105,6 +105,30 @@ def time_call(function: Callable[[], object], repeats: int = 5, warmup: int = 1)
     }
 
 
+def time_calls_interleaved(functions: dict, repeats: int = 5, warmup: int = 1) -> dict:
+    """Like :func:`time_call` for several functions, timed in rounds (A, B, C, A, B, C, ...) so a
+    change in the machine's load affects all of them alike — the fair way to measure a ratio on
+    a shared machine. Returns ``{name: timing}``."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    for function in functions.values():
+        for _ in range(max(0, warmup)):
+            function()
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            gc.collect()
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {
+        name: {"median_s": statistics.median(values), "min_s": min(values),
+               "max_s": max(values), "repeats": repeats,
+               "times_s": [round(value, 6) for value in values]}
+        for name, values in times.items()
+    }
+
+
 def _format_cell(value) -> str:
     if value is None:
         return "—"

@@ -19,8 +19,8 @@ repeated to reach 2,000), float32, 8 kHz, 1 s. Methods, all with the course's MF
 4. **MFCC layer, batched** — :class:`mmcourse.features.audio.MFCC` called under ``tf.function``
    on batches of 500 clips.
 
-Each method: one warm-up pass (the layer's includes tracing), then the median over repeats of
-the time to turn all 2,000 clips into MFCC. Agreement: the largest absolute difference between
+Each method: one warm-up pass (the layer's includes tracing), then the median over 5 repeats of
+the time to turn all 2,000 clips into MFCC, the methods timed in interleaved rounds. Agreement: the largest absolute difference between
 each method's MFCC and the per-clip librosa reference, against the tolerance the features module
 states (``1e-2``).
 """
@@ -99,7 +99,7 @@ def run(quick: bool = False, out_dir=None) -> dict:
     machine = _common.machine_record()
     num_clips = 40 if quick else NUM_CLIPS
     batch_size = 16 if quick else LAYER_BATCH_SIZE
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else 5
     clips = load_clips(num_clips)
     methods = [
         ("librosa, one clip at a time", librosa_per_clip),
@@ -109,11 +109,13 @@ def run(quick: bool = False, out_dir=None) -> dict:
          make_layer_function(batch_size)),
     ]
     reference = librosa_per_clip(clips)
+    outputs = {label: function(clips) for label, function in methods}  # also the warm-up
+    timings = _common.time_calls_interleaved(
+        {label: (lambda function=function: function(clips)) for label, function in methods},
+        repeats=repeats, warmup=0)
     rows = []
-    for label, function in methods:
-        output = function(clips)
-        timing = _common.time_call(lambda function=function: function(clips), repeats=repeats,
-                                   warmup=0)  # the call above was the warm-up
+    for label, _ in methods:
+        output, timing = outputs[label], timings[label]
         error = float(np.max(np.abs(output.astype(np.float64) - reference)))
         rows.append({
             "method": label,
@@ -142,8 +144,10 @@ def run(quick: bool = False, out_dir=None) -> dict:
     notes = [
         "All methods produce float32 MFCC (clips, 13, 101) with the course's settings "
         "(sr 8000, n_fft 256, hop 80, 40 Slaney mels, 13 coefficients, top_db 80 per clip).",
-        f"Median over {repeats} timed passes after one warm-up pass each; TensorFlow uses all "
-        "CPU cores (intra-op threads), librosa's NumPy FFT mostly one.",
+        f"Median over {repeats} timed passes after one warm-up pass each, the methods timed in "
+        "rounds (one pass of each, then the next round) so that load changes on the shared "
+        "machine hit all of them alike; TensorFlow uses all CPU cores (intra-op threads), "
+        "librosa's NumPy FFT one.",
         "The agreement tolerance is the one stated in mmcourse.features.audio (1e-2 on "
         "coefficients that span hundreds of dB units).",
     ]
