@@ -377,6 +377,12 @@ def test_to_tf_dataset_batches_and_reshuffles():
     inputs, _ = next(iter(audio_only))
     assert set(inputs) == {"audio", "present"}
     assert np.array_equal(inputs["present"].numpy()[:, 0], data.present[:8, 1])
+    # present columns follow the canonical order (image, audio, text) whatever order is asked for,
+    # the order mmcourse.models builds its presence input in
+    text_image = data.to_tf_dataset(batch_size=50, modalities=("text", "image"), shuffle=False)
+    inputs, _ = next(iter(text_image))
+    assert np.array_equal(inputs["present"].numpy(), data.present[:50][:, [0, 2]])
+    assert not np.array_equal(data.present[:50][:, [2, 0]], data.present[:50][:, [0, 2]])
     for bad in (("smell",), (), ("audio", "audio")):
         with pytest.raises(ValueError, match="modalities"):
             data.to_tf_dataset(batch_size=8, modalities=bad)

@@ -317,7 +317,9 @@ class MMDigits:
 
         inputs is a dict with the chosen modalities — ``"image"`` float32 (batch, 8, 8, 1),
         ``"audio"`` float32 (batch, 8000), ``"text"`` string (batch,) — and ``"present"``
-        float32 (batch, len(modalities)) for those modalities in that order; label is int64
+        float32 (batch, len(modalities)), its columns always in the canonical order image, audio,
+        text (whatever order ``modalities`` is given in — the order ``mmcourse.models`` builds
+        its presence input in, so the two can never disagree silently); label is int64
         (batch,). Pipeline: from_tensor_slices → cache → shuffle (seeded, reshuffled every
         epoch, whole split in the buffer) → batch → prefetch(AUTOTUNE).
         """
@@ -330,6 +332,7 @@ class MMDigits:
             )
         if len(set(modalities)) != len(modalities):
             raise ValueError(f"modalities must not repeat, received {modalities!r}")
+        modalities = tuple(name for name in MODALITIES if name in modalities)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise ValueError(f"batch_size must be a positive int, received {batch_size!r}")
         if batch_size < 1:
