@@ -48,7 +48,8 @@ def product_hard_coded(probabilities, floor=1e-6):
 
 def test_lesson_06_registers_its_checks():
     assert registered_checks("06") == [
-        "06.average", "06.hint_probabilities", "06.product_of_experts"
+        "06.average", "06.hint_probabilities", "06.learned_weighted_average",
+        "06.product_of_experts",
     ]
 
 
@@ -83,3 +84,136 @@ def test_typical_mistakes_fail(check_id, function, capsys):
     with np.errstate(all="ignore"):
         assert not check(check_id, function)
     assert "failed" in capsys.readouterr().out
+
+
+# --- 06.learned_weighted_average: a Keras layer class is checked, not a function -------------------
+
+import keras  # noqa: E402 - only the layer tests need Keras
+
+from mmcourse.fusion.layers import WeightedAverage  # noqa: E402
+
+
+class LearnedWeightedAverage(keras.layers.Layer):
+    """The notebook's solution: softmax(logits)-weighted sum of M (batch, d) inputs."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        self.logits = self.add_weight(shape=(len(input_shape),), initializer="zeros", name="logits")
+
+    def call(self, inputs):
+        weights = keras.ops.softmax(self.logits)
+        stacked = keras.ops.stack(inputs, axis=1)
+        return keras.ops.sum(stacked * weights[None, :, None], axis=1)
+
+
+class ScalarLogits(keras.layers.Layer):
+    """Also right: one (1,) variable per modality instead of one (M,) vector."""
+
+    def build(self, input_shape):
+        self.scalars = [self.add_weight(shape=(1,), initializer="zeros", name=f"logit_{index}")
+                        for index in range(len(input_shape))]
+
+    def call(self, inputs):
+        weights = keras.ops.softmax(keras.ops.concatenate(self.scalars))
+        return sum(weights[index] * feature for index, feature in enumerate(inputs))
+
+
+class Stub(keras.layers.Layer):
+    """The untouched exercise: the methods still raise NotImplementedError."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        raise NotImplementedError()
+
+    def call(self, inputs):
+        raise NotImplementedError()
+
+
+class NoSoftmax(LearnedWeightedAverage):
+    def call(self, inputs):
+        stacked = keras.ops.stack(inputs, axis=1)
+        return keras.ops.sum(stacked * self.logits[None, :, None], axis=1)
+
+
+class FixedWeights(LearnedWeightedAverage):
+    """α = β = 1/M as constants: nothing to learn."""
+
+    def build(self, input_shape):
+        self.logits = self.add_weight(shape=(len(input_shape),), initializer="zeros",
+                                      name="logits", trainable=False)
+
+
+class PlainAverage(LearnedWeightedAverage):
+    """Has the logits, but ignores them."""
+
+    def call(self, inputs):
+        return keras.ops.mean(keras.ops.stack(inputs, axis=1), axis=1)
+
+
+class WeightsMadeInCall(keras.layers.Layer):
+    def build(self, input_shape):
+        pass
+
+    def call(self, inputs):
+        self.logits = self.add_weight(shape=(len(inputs),), initializer="zeros", name="logits")
+        weights = keras.ops.softmax(self.logits)
+        return sum(weights[index] * feature for index, feature in enumerate(inputs))
+
+
+class NumpyInCall(LearnedWeightedAverage):
+    """Right numbers in eager mode, but NumPy cuts the gradient and fails on keras.Input."""
+
+    def call(self, inputs):
+        weights = np.exp(self.logits.numpy()) / np.exp(self.logits.numpy()).sum()
+        return sum(float(w) * feature for w, feature in zip(weights, inputs, strict=True))
+
+
+class HardCoded(LearnedWeightedAverage):
+    """The output for one example, typed in."""
+
+    def call(self, inputs):
+        return keras.ops.convert_to_tensor(np.full((4, 3), 0.5, dtype="float32"))
+
+
+class ForgetsTheClass(LearnedWeightedAverage):
+    @classmethod
+    def from_config(cls, config):
+        return keras.layers.Identity(**config)
+
+
+def test_lesson_06_registers_the_layer_check():
+    assert "06.learned_weighted_average" in registered_checks("06")
+
+
+@pytest.mark.parametrize("layer_class", [LearnedWeightedAverage, ScalarLogits, WeightedAverage])
+def test_right_layers_pass(layer_class, capsys):
+    assert check("06.learned_weighted_average", layer_class)
+    assert "visible checks passed (4 cases)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "layer_class, message",
+    [
+        (Stub, "still the stub"),
+        (NoSoftmax, "softmax"),
+        (FixedWeights, "trainable numbers"),
+        (PlainAverage, "wrong values"),
+        (WeightsMadeInCall, "trainable numbers"),
+        (NumpyInCall, "gradient"),
+        (HardCoded, "wrong values"),
+        (ForgetsTheClass, "from_config"),
+    ],
+)
+def test_wrong_layers_fail(layer_class, message, capsys):
+    assert not check("06.learned_weighted_average", layer_class)
+    output = capsys.readouterr().out
+    assert "failed" in output and message in output, output
+
+
+def test_a_plain_function_fails_with_a_message(capsys):
+    assert not check("06.learned_weighted_average", lambda: np.zeros(3))
+    assert "keras.layers.Layer" in capsys.readouterr().out

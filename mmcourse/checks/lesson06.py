@@ -7,15 +7,20 @@ The learner's functions (signatures as in ``solutions/06_early_late_fusion.ipynb
 * ``average_fusion(probabilities)`` -> the mean of a list of ``(batch, classes)`` arrays;
 * ``product_of_experts(probabilities, floor=1e-6)`` -> ``softmax(Σ_i log max(p_i, floor))``,
   ``(batch, classes)``, rows summing to 1 — in log space, so that many small probabilities do
-  not underflow, and with a floor, so that zeros do not give ``log 0``.
+  not underflow, and with a floor, so that zeros do not give ``log 0``;
+* ``LearnedWeightedAverage`` — a Keras layer class (passed itself, not an instance): one trainable
+  logit per modality made in ``build()``, output ``Σ_i softmax(logits)_i f_i`` for a list of
+  ``(batch, d)`` inputs (learned late fusion; TensorFlow is imported only for this check).
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from mmcourse.checks import Case, register
-from mmcourse.fusion import late
+from mmcourse.fusion import late, reference
 
 
 def _probabilities(rng: np.random.Generator, count: int, batch: int, classes: int):
@@ -113,4 +118,150 @@ def _product_cases(rng: np.random.Generator) -> list[Case]:
         p[:, rng.integers(0, 5)] = 1.0 - 4e-6
     cases.append(Case("150 experts with tiny probabilities (a plain product underflows)",
                       args=(many,), expected=late.product_of_experts(many)))
+    return cases
+
+
+# --- Task 5: a learned weighted average as a Keras layer -------------------------------------------
+#
+# The learner's class (``LearnedWeightedAverage`` in the notebook) is passed itself, not an
+# instance: ``check("06.learned_weighted_average", LearnedWeightedAverage)``. Each case calls
+# ``LayerClass()`` (the check's ``fn()``), and its ``compare`` then exercises the instance: build,
+# parameter count, outputs against the NumPy reference with random logits set into the layer's
+# own weights, weights summing to 1, gradients reaching the logits, a symbolic (functional) call,
+# and a ``get_config`` → ``from_config`` round trip. TensorFlow is imported only here, lazily, so
+# the NumPy checks above stay light.
+
+
+def _trainable_size(layer) -> int:
+    return int(sum(np.prod(weight.shape) for weight in layer.trainable_weights))
+
+
+def _set_logits(layer, logits: np.ndarray) -> None:
+    """Write ``logits`` (M,) into the layer's trainable weights, in order, whatever their shapes."""
+    start = 0
+    for weight in layer.trainable_weights:
+        size = int(np.prod(weight.shape))
+        weight.assign(np.reshape(logits[start:start + size], weight.shape).astype(weight.dtype))
+        start += size
+
+
+def _own_logits(layer) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(weight.numpy(), dtype=np.float64))
+                           for weight in layer.trainable_weights])
+
+
+def _error_text(error: Exception) -> str:
+    """The learner-relevant part of an error (Keras wraps it in "Exception encountered ...")."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split("Arguments received by")[0]
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.strip().startswith("Exception encountered when calling")]
+    return " ".join(lines)[:300]
+
+
+def _layer_problem(layer, features, logits) -> str | None:
+    """None if ``layer`` (fresh, unbuilt) behaves as a learned softmax-weighted average."""
+    import keras
+    import tensorflow as tf
+
+    count, (batch, dim) = len(features), features[0].shape
+    if not isinstance(layer, keras.layers.Layer):
+        return f"LayerClass() should give a keras.layers.Layer; it gave {type(layer).__name__}"
+    step = "build"
+    try:
+        layer.build([(batch, dim)] * count)
+        size = _trainable_size(layer)
+        if size != count:
+            return (
+                f"after build() for {count} inputs the layer should hold exactly {count} trainable "
+                f"numbers (one logit per modality, made with self.add_weight(..., trainable=True) "
+                f"in build()); it holds {size}"
+            )
+        _set_logits(layer, logits)
+        own = _own_logits(layer)
+        if not np.allclose(own, logits, atol=1e-6):
+            return "the layer's trainable weights did not take the logits set into them"
+        step = "call"
+        tensors = [tf.constant(feature, dtype=tf.float32) for feature in features]
+        output = layer(tensors)
+        received = np.asarray(output, dtype=np.float64)
+        if _trainable_size(layer) != count:
+            return (
+                f"calling the layer changed its number of trainable numbers from {count} to "
+                f"{_trainable_size(layer)} — create weights in build(), never in call()"
+            )
+        expected = reference.weighted_average(features, reference.softmax(own))
+        if received.shape != expected.shape:
+            return f"wrong output shape: expected {expected.shape}, received {received.shape}"
+        if not np.allclose(received, expected, rtol=1e-4, atol=1e-5):
+            fusion_weights = reference.softmax(own)
+            return (
+                "wrong values: with logits "
+                f"{np.array2string(own, precision=3)} the output should be Σ_i softmax(logits)_i · "
+                f"f_i, i.e. weights {np.array2string(fusion_weights, precision=3)} (summing to 1) "
+                "— is the softmax missing, or are the weights not the layer's own?"
+            )
+        step = "a second call"
+        again = np.asarray(layer(tensors), dtype=np.float64)
+        if not np.allclose(again, received, rtol=1e-6, atol=1e-7) or _trainable_size(layer) != count:
+            return "a second call on the same inputs changed the output or the weights"
+        step = "the gradient"
+        targets = tf.constant(np.random.default_rng(batch * 100 + dim).normal(size=(batch, dim)),
+                              dtype=tf.float32)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(tensors) * targets)
+        gradients = tape.gradient(loss, layer.trainable_weights)
+        if any(gradient is None for gradient in gradients):
+            return (
+                "no gradient reaches the logits — compute the output from the weights with "
+                "keras.ops (no NumPy, no .numpy()) so training can change them"
+            )
+        if not any(np.any(np.abs(np.asarray(g)) > 1e-9) for g in gradients):
+            return "the gradient with respect to the logits is zero — the output ignores them"
+        step = "get_config / from_config"
+        clone = type(layer).from_config(layer.get_config())
+        if type(clone) is not type(layer):
+            return f"from_config(get_config()) gave a {type(clone).__name__}, not a {type(layer).__name__}"
+        clone.build([(batch, dim)] * count)
+        if _trainable_size(clone) != count:
+            return "a layer rebuilt with from_config(get_config()) does not hold one logit per modality"
+        step = "a symbolic call (keras.Input)"
+        inputs = [keras.Input((dim,)) for _ in range(count)]
+        symbolic = type(layer).from_config(layer.get_config())(inputs)
+        if tuple(symbolic.shape) != (None, dim):
+            return (
+                f"called on keras.Input tensors the layer gave shape {tuple(symbolic.shape)}; "
+                f"expected (None, {dim}) — use keras.ops, not NumPy, in call()"
+            )
+    except NotImplementedError:
+        return f"{step} raised NotImplementedError — it is still the stub; write that method"
+    except Exception as error:  # noqa: BLE001 - any learner error becomes a message
+        return f"{step} raised {type(error).__name__}: {_error_text(error)}"
+    return None
+
+
+@register(
+    "06.learned_weighted_average",
+    hints=[
+        "In build(input_shape), input_shape is a list with one (batch, d) shape per modality: make "
+        "ONE trainable weight of shape (len(input_shape),) with self.add_weight(...) — the logits.",
+        "In call(inputs): weights = keras.ops.softmax(self.logits) (shape (M,), summing to 1); "
+        "stack the inputs to (batch, M, d) with keras.ops.stack(inputs, axis=1) and sum "
+        "stacked * weights[None, :, None] over axis 1.",
+        "Create nothing in call() and use only keras.ops there (no np., no .numpy()), so the "
+        "gradient reaches the logits and the layer also works on keras.Input tensors.",
+    ],
+)
+def _learned_weighted_average_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for count, batch, dim in [(2, 4, 3), (3, 5, 10), (2, 1, 7), (3, 6, 1)]:
+        features = [rng.normal(size=(batch, dim)).astype(np.float32).astype(np.float64)
+                    for _ in range(count)]
+        logits = rng.normal(scale=1.5, size=count)
+        expected = reference.weighted_average(features, reference.softmax(logits))
+
+        def compare(layer, _expected, features=features, logits=logits):
+            return _layer_problem(layer, features, logits)
+
+        cases.append(Case(f"{count} inputs of shape ({batch}, {dim}), random logits set with "
+                          f"the layer's own weights", expected=expected, compare=compare))
     return cases
