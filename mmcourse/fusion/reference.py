@@ -68,6 +68,20 @@ def _require_same_shape(arrays: list[np.ndarray], name: str, formula: str) -> No
         )
 
 
+def _require_common_batch(arrays: list[np.ndarray], formula: str) -> None:
+    """All features are vectors ``(d_i,)``, or all batches ``(batch, d_i)`` with one batch size."""
+    shapes = [array.shape for array in arrays]
+    if len({array.ndim for array in arrays}) != 1:
+        raise ValueError(
+            f"{formula} needs all features to be vectors (d,) or all batches (batch, d); "
+            f"received shapes {shapes}"
+        )
+    if arrays[0].ndim == 2 and len({shape[0] for shape in shapes}) != 1:
+        raise ValueError(
+            f"{formula} needs the same batch size for every modality; received shapes {shapes}"
+        )
+
+
 def weighted_average(features, weights) -> np.ndarray:
     """Weighted-average fusion ``Σ_i w_i f_i`` (``α f1 + β f2`` for two modalities).
 
@@ -107,17 +121,7 @@ def concatenate(features) -> np.ndarray:
     Returns shape ``(Σ d_i,)`` or ``(batch, Σ d_i)``.
     """
     arrays = _as_feature_list(features)
-    ndims = {array.ndim for array in arrays}
-    if len(ndims) != 1:
-        raise ValueError(
-            "concatenation needs all features to be vectors (d,) or all batches (batch, d); "
-            f"received shapes {[array.shape for array in arrays]}"
-        )
-    if arrays[0].ndim == 2 and len({array.shape[0] for array in arrays}) != 1:
-        raise ValueError(
-            "concatenation needs the same batch size for every modality; received shapes "
-            f"{[array.shape for array in arrays]}"
-        )
+    _require_common_batch(arrays, "concatenation")
     return np.concatenate(arrays, axis=-1)
 
 
@@ -194,20 +198,10 @@ def tensor_fusion(features) -> np.ndarray:
     (C order), and the last entry is the constant 1.
     """
     arrays = _as_feature_list(features)
-    ndims = {array.ndim for array in arrays}
-    if len(ndims) != 1:
-        raise ValueError(
-            "tensor fusion needs all features to be vectors (d,) or all batches (batch, d); "
-            f"received shapes {[array.shape for array in arrays]}"
-        )
+    _require_common_batch(arrays, "tensor fusion")
     single = arrays[0].ndim == 1
     if single:
         arrays = [array[None, :] for array in arrays]
-    if len({array.shape[0] for array in arrays}) != 1:
-        raise ValueError(
-            "tensor fusion needs the same batch size for every modality; received shapes "
-            f"{[array.shape for array in arrays]}"
-        )
     batch = arrays[0].shape[0]
     fused = np.ones((batch, 1))
     for array in arrays:
