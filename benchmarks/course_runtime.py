@@ -22,6 +22,7 @@ folder in the copy, cell timeout 600 s. Notebooks run one after another, never i
 
 from __future__ import annotations
 
+import argparse
 import fnmatch
 import json
 import os
@@ -250,8 +251,8 @@ def main(argv=None) -> None:
     parser = _common.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--only", default=None,
                         help="run only notebooks whose path or name matches (glob or substring)")
-    parser.add_argument("--root", default=None, help=argparse_suppress())
-    parser.add_argument("--execute-one", default=None, help=argparse_suppress())
+    parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--execute-one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     _common.output_folder(args)
     if args.execute_one:
@@ -260,12 +261,6 @@ def main(argv=None) -> None:
     payload = run(quick=args.quick, out_dir=args.out, only=args.only,
                   root=None if args.root is None else Path(args.root))
     _common.print_markdown(payload["benchmark"], args.out)
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":
