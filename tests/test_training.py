@@ -129,3 +129,41 @@ def test_lesson07_checks_accept_the_reference_and_reject_wrong_answers(capsys):
 
     assert not check("07.macro_f1", micro_f1)
     assert "hint" in capsys.readouterr().out
+
+
+def test_fit_traces_the_training_step_once(splits):
+    """fit creates the optimizer's variables before the first step: a tf.function that creates
+    variables is traced twice, which doubled the fixed cost of every short fit."""
+    train, val = splits
+    set_seed(0)
+    model = models.build_unimodal_classifier("image", 8)
+    traces = []
+    train_step = model.train_step
+
+    def counting_train_step(data):
+        traces.append(1)  # runs once per trace, not per batch
+        return train_step(data)
+
+    model.train_step = counting_train_step
+    history = training.fit(model, train, val, epochs=3, batch_size=64, seed=0, verbose=0)
+    assert len(history.history["loss"]) == 3
+    assert len(traces) == 1
+
+
+def test_compare_on_precomputed_features_equals_compare_with_encoders(splits):
+    train, val = splits
+    set_seed(0)
+    encoders = {m: models.build_encoder(m, 8, train.text) for m in ("image", "text")}
+    configs = {"image": {"modalities": ("image",)}, "concat": {"fusion": "concat"}}
+    options = dict(epochs=3, return_runs=True, verbose=False)
+    _, with_encoders = training.compare(configs, train, val, val, encoders=encoders, **options)
+    train_features, val_features = (training.encode(encoders, s) for s in (train, val))
+    _, on_features = training.compare(configs, train_features, val_features, val_features,
+                                      **options)
+    columns = ["name", "seed", "accuracy", "macro_f1", "params", "epochs"]
+    assert with_encoders[columns].equals(on_features[columns])
+    with pytest.raises(TypeError, match="Features for every split"):
+        training.compare(configs, train_features, val, val_features, **options)
+    with pytest.raises(TypeError, match="and encoders"):
+        training.compare(configs, train_features, val_features, val_features,
+                         encoders=encoders, **options)
