@@ -3,8 +3,10 @@
 Each benchmark runs in its own Python process (so TensorFlow's thread pools, caches and memory
 from one do not leak into the next) and writes ``benchmarks/results/<name>.{json,md}``; this
 driver then writes ``benchmarks/results/summary.{json,md}`` with each one's wall time and the
-total. Options: ``--quick`` (smoke run: tiny sizes), ``--skip NAME`` (repeatable),
-``--out DIR``.
+total. After a full run into ``benchmarks/results/`` it copies the results into the "Latest
+results" section of ``benchmarks/README.md``. Options: ``--quick`` (smoke run: tiny sizes),
+``--skip NAME`` (repeatable), ``--out DIR``, ``--readme`` (only redo the README section from the
+stored results).
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ def main(argv=None) -> int:
     parser = _common.argument_parser("Run every mmcourse benchmark")
     parser.add_argument("--skip", action="append", default=[], choices=BENCHMARKS,
                         help="leave this benchmark out (repeatable)")
+    parser.add_argument("--readme", action="store_true",
+                        help="only copy the stored results into benchmarks/README.md")
     args = parser.parse_args(argv)
+    if args.readme:
+        _common.update_readme()
+        return 0
     _common.output_folder(args)
     machine = _common.machine_record()
     rows = []
@@ -56,6 +63,8 @@ def main(argv=None) -> int:
         targets=targets, out_dir=args.out, elapsed_s=total,
     )
     print(f"\nall benchmarks: {total:.1f} s ({total / 60:.1f} min)")
+    if not (args.quick or args.skip or args.out or failed):
+        _common.update_readme()
     return 1 if failed else 0
 
 

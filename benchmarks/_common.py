@@ -296,3 +296,39 @@ def subset(data, count: int):
         if isinstance(value, np.ndarray) and value.shape[:1] == (len(data),):
             fields[key] = value[:count]
     return type(data)(**fields)
+
+
+README = Path(__file__).resolve().parent / "README.md"
+README_RESULTS_HEADING = "## Latest results"
+
+
+def readme_results_section(results_dir: str | Path | None = None) -> str:
+    """The README's "Latest results" section: ``summary.md`` and each benchmark's ``.md``,
+    headings moved two levels down, in the order ``make bench`` runs them."""
+    from benchmarks import BENCHMARKS
+
+    results_dir = Path(results_dir) if results_dir else RESULTS_DIR
+    parts = [README_RESULTS_HEADING, "",
+             "Copied from `benchmarks/results/*.md` by `python -m benchmarks` after a full run "
+             "(`python -m benchmarks --readme` redoes only this step); do not edit by hand.", ""]
+    for name in ("summary", *BENCHMARKS):
+        path = results_dir / f"{name}.md"
+        if not path.exists():
+            continue
+        for line in path.read_text(encoding="utf-8").rstrip("\n").splitlines():
+            parts.append("##" + line if line.startswith("#") else line)
+        parts.append("")
+    return "\n".join(parts)
+
+
+def update_readme(results_dir: str | Path | None = None) -> bool:
+    """Rewrite ``benchmarks/README.md`` from its "Latest results" heading to the end; return
+    whether it changed."""
+    text = README.read_text(encoding="utf-8")
+    if README_RESULTS_HEADING not in text:
+        raise ValueError(f"{README} has no {README_RESULTS_HEADING!r} section to rewrite")
+    head = text[: text.index(README_RESULTS_HEADING)]
+    new = head + readme_results_section(results_dir)
+    if new != text:
+        README.write_text(new, encoding="utf-8")
+    return new != text

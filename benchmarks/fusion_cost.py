@@ -220,136 +220,60 @@ def measure_cost(name, feature_dim, num_modalities, repeats, memory_limit_mb, ba
 
 
 # ------------------------------------------------------------------------------- accuracy
-def _precompute_mfcc(audio):
-    from mmcourse.features.audio import MFCC
-
-    tf = _common.quiet_tensorflow()
-    layer = MFCC()
-    compute = tf.function(lambda batch: layer(batch))
-    out = [compute(tf.constant(audio[start:start + 500])).numpy()
-           for start in range(0, len(audio), 500)]
-    import numpy as np
-
-    return np.concatenate(out)
-
-
-def _small_classifier(fusion_name, num_vocab, max_length, feature_dim=32):
-    """Fallback when ``mmcourse.models`` is not there: CNN(image) + LSTM(text) + MFCC CNN(audio)
-    → fusion → Dense(128, relu) → Dense(10, softmax), presence mask wired into the fusion."""
-    import keras
-
-    from mmcourse.features.audio import build_mfcc_encoder
-    from mmcourse.features.image import build_cnn_encoder
-    from mmcourse.features.text import build_lstm_encoder
-    from mmcourse.fusion import layers as fusion_layers
-
-    image = keras.Input((8, 8, 1), name="image")
-    tokens = keras.Input((max_length,), dtype="int64", name="tokens")
-    mfcc = keras.Input((13, 101), name="mfcc")
-    present = keras.Input((3,), name="present")
-    features = [
-        build_cnn_encoder(feature_dim)(image),
-        build_mfcc_encoder(feature_dim)(mfcc),
-        build_lstm_encoder(num_vocab, max_length, feature_dim)(tokens),
-    ]
-    layer = fusion_layers.FUSION_LAYERS[fusion_name](**layer_arguments(fusion_name, feature_dim))
-    fused = layer(features, presence=present)
-    hidden = keras.layers.Dense(HEAD_UNITS, activation="relu")(fused)
-    outputs = keras.layers.Dense(10, activation="softmax")(hidden)
-    model = keras.Model([image, tokens, mfcc, present], outputs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
 MODEL_FUSION_NAMES = {  # mmcourse.models names of the layers
     "WeightedAverage": "weighted_average", "Product": "product", "Concatenate": "concat",
     "Bilinear": "bilinear", "AttentionFusion": "attention", "TensorFusion": "tensor",
     "LowRankFusion": "low_rank", "GatedFusion": "gated",
 }
+MODALITIES = ("image", "audio", "text")
 
 
-def _has_course_models() -> bool:
-    try:
-        from mmcourse import models, training  # noqa: F401
-    except ImportError:
-        return False
-    return hasattr(models, "build_multimodal_classifier") and hasattr(training, "fit")
+def measure_accuracy(layer_names, quick):
+    """MM-Digits test accuracy (default corruption, seed 0, 3 modalities, d = 32) of each layer
+    in lesson 07's comparison, with lesson 07's settings.
 
-
-def measure_accuracy(layer_names, num_epochs, quick):
-    """Test accuracy on MM-Digits (default corruption), one seed, 3 modalities, d = 32.
-
-    With ``mmcourse.models`` present: the lesson-07 classifier
-    (``build_multimodal_classifier(("image", "text", "audio"), fusion=..., feature_dim=32)``,
-    trained by ``mmcourse.training.fit`` with its defaults, batch 32, early stopping on the
-    validation loss with patience 3, at most ``num_epochs`` epochs). Otherwise a small
-    classifier of this module's own on precomputed MFCC.
+    The three unimodal classifiers are trained end to end (``training.fit``: at most 20 epochs,
+    patience 3, batch 32); their encoders are frozen and run once per split
+    (``training.encode``); then ``training.compare`` trains fusion + ``Dense(128)`` +
+    ``Dense(10)`` for every layer on those features (at most 40 epochs, patience 5, batch 128).
+    Seed 0 gives the numbers of lesson 07's seed-0 runs.
     """
+    from mmcourse import models, training
     from mmcourse.data import load_mmdigits
+    from mmcourse.env import set_seed
 
     splits = {name: load_mmdigits(name) for name in ("train", "val", "test")}
     if quick:
         splits = {name: _common.subset(data, 64) for name, data in splits.items()}
-    if _has_course_models():
-        return _accuracy_course_models(layer_names, num_epochs, splits), "mmcourse.models"
-    return _accuracy_own_model(layer_names, num_epochs, splits), "own"
-
-
-def _accuracy_course_models(layer_names, num_epochs, splits):
-    from mmcourse import models, training
-    from mmcourse.env import set_seed
-
+    encoder_epochs, head_epochs = (1, 1) if quick else (20, 40)
+    encoders = {}
+    for modality in MODALITIES:
+        set_seed(0)
+        unimodal = models.build_unimodal_classifier(modality,
+                                                    text_vocabulary=splits["train"].text)
+        training.fit(unimodal, splits["train"], splits["val"], epochs=encoder_epochs,
+                     patience=3, seed=0, verbose=0)
+        encoders[modality] = models.get_encoder(unimodal, modality)
+        encoders[modality].trainable = False
+    features = {name: training.encode(encoders, data) for name, data in splits.items()}
+    encoder_parameters = sum(encoder.count_params() for encoder in encoders.values())
+    configs = {name: {"fusion": MODEL_FUSION_NAMES[name]}
+               for name in layer_names if name != "Bilinear"}
+    _, runs = training.compare(configs, features["train"], features["val"], features["test"],
+                               seeds=(0,), epochs=head_epochs, patience=5, batch_size=128,
+                               return_runs=True, verbose=False)
+    by_name = runs.set_index("name")
     rows = []
     for name in layer_names:
-        if name == "Bilinear":
+        if name not in configs:
             rows.append({"layer": name, "status": "n/a: Bilinear fuses exactly 2 modalities"})
             continue
-        set_seed(0)
-        model = models.build_multimodal_classifier(
-            modalities=("image", "text", "audio"), fusion=MODEL_FUSION_NAMES[name],
-            feature_dim=32, text_vocabulary=splits["train"].text)
-        history = training.fit(model, splits["train"], splits["val"], epochs=num_epochs,
-                               patience=3, batch_size=32, seed=0, verbose=0)
-        scores = training.evaluate(model, splits["test"])
-        rows.append({"layer": name, "test_accuracy": float(scores["accuracy"]),
-                     "parameters": int(model.count_params()),
-                     "train_s": float(getattr(history, "train_seconds", float("nan"))),
-                     "epochs": len(history.history["loss"]), "status": "ok"})
-    return rows
-
-
-def _accuracy_own_model(layer_names, num_epochs, splits):
-    import numpy as np
-
-    from mmcourse.env import set_seed
-    from mmcourse.features.text import make_vectorizer, vectorize
-
-    vectorizer = make_vectorizer(splits["train"].text)
-    num_vocab = len(vectorizer.get_vocabulary())
-    max_length = 8
-
-    def arrays(data):
-        return [data.image, vectorize(vectorizer, data.text).astype("int64"),
-                _precompute_mfcc(data.audio), data.present.astype("float32")]
-
-    inputs = {name: arrays(data) for name, data in splits.items()}
-    rows = []
-    for name in layer_names:
-        if name == "Bilinear":
-            rows.append({"layer": name, "status": "n/a: Bilinear fuses exactly 2 modalities"})
-            continue
-        set_seed(0)
-        model = _small_classifier(name, num_vocab, max_length)
-        start = time.perf_counter()
-        model.fit(inputs["train"], splits["train"].label, batch_size=64, epochs=num_epochs,
-                  validation_data=(inputs["val"], splits["val"].label), verbose=0)
-        train_s = time.perf_counter() - start
-        probabilities = model.predict(inputs["test"], batch_size=256, verbose=0)
-        accuracy = float(np.mean(probabilities.argmax(axis=1) == splits["test"].label))
-        rows.append({"layer": name, "test_accuracy": accuracy,
-                     "parameters": int(model.count_params()), "train_s": train_s,
-                     "epochs": num_epochs, "status": "ok"})
+        run = by_name.loc[name]
+        rows.append({"layer": name, "test_accuracy": float(run["accuracy"]),
+                     "head_parameters": int(run["params"]),
+                     "parameters": int(run["params"]) + encoder_parameters,
+                     "train_s": float(run["train_seconds"]), "epochs": int(run["epochs"]),
+                     "status": "ok"})
     return rows
 
 
@@ -364,8 +288,10 @@ COST_COLUMNS = [
     ("peak_rss_growth_mb", "peak RSS growth MB"), ("status", "status"),
 ]
 ACCURACY_COLUMNS = [
-    ("layer", "fusion"), ("test_accuracy", "test accuracy"), ("parameters", "model params"),
-    ("train_s", "train s"), ("epochs", "epochs"), ("status", "status"),
+    ("layer", "fusion"), ("test_accuracy", "test accuracy"),
+    ("head_parameters", "head params (fusion + Dense(128) + Dense(10))"),
+    ("parameters", "model params (with the 3 encoders)"), ("train_s", "head train s"),
+    ("epochs", "epochs"), ("status", "status"),
 ]
 
 
@@ -384,8 +310,7 @@ def run(quick: bool = False, out_dir=None, accuracy: bool = True,
                 rows.append(measure_cost(name, feature_dim, num_modalities, repeats,
                                          memory_limit_mb, batch_size,
                                          profile=feature_dim == feature_dims[0]))
-    accuracy_rows, accuracy_source = (measure_accuracy(layer_names, 1 if quick else 8, quick)
-                                      if accuracy else ([], None))
+    accuracy_rows = measure_accuracy(layer_names, quick) if accuracy else []
     tables = [{"key": "cost", "title": "Cost per fusion layer", "columns": COST_COLUMNS,
                "rows": rows}]
     notes = [
@@ -419,26 +344,19 @@ def run(quick: bool = False, out_dir=None, accuracy: bool = True,
             "title": "MM-Digits test accuracy (3 modalities, d = 32, default corruption, seed 0)",
             "columns": ACCURACY_COLUMNS, "rows": accuracy_rows,
         })
-        if accuracy_source == "mmcourse.models":
-            notes.append(
-                "Accuracy: lesson 07's classifier, mmcourse.models.build_multimodal_classifier("
-                "('image', 'text', 'audio'), fusion=<name>, feature_dim=32) — the model's own "
-                "fusion settings (projections to d for weighted average / product / attention, "
-                "tensor fusion on 6-d projections) — trained by mmcourse.training.fit (Adam "
-                "3e-3, batch 32, early stopping on val loss, patience 3) for at most 8 epochs, "
-                "seed 0 only: a cost-vs-quality sketch; lesson 07 has the multi-seed table."
-            )
-        else:
-            notes.append(
-                "Accuracy: the benchmark's own small classifier (CNN image, LSTM text, Conv1D "
-                "on precomputed MFCC; fusion; Dense(128, relu); softmax), Adam 1e-3, batch 64, "
-                "one seed, no early stopping — a cost-vs-quality sketch (mmcourse.models was "
-                "not available)."
-            )
+        notes.append(
+            "Accuracy: lesson 07's comparison with its settings — the three unimodal classifiers "
+            "of mmcourse.models trained end to end (mmcourse.training.fit, Adam 3e-3, batch 32, "
+            "at most 20 epochs, early stopping on val loss with patience 3), their encoders "
+            "frozen and run once per split, then fusion + Dense(128) + Dense(10) for each layer "
+            "trained on those features by mmcourse.training.compare (batch 128, at most 40 "
+            "epochs, patience 5; tensor fusion on 6-d projections, as in the model builder). "
+            "Seed 0 only; lesson 07 adds seeds 1 and 2 for its top three methods."
+        )
     settings = {"feature_dims": list(feature_dims), "modalities": list(MODALITY_COUNTS),
                 "batch_size": batch_size, "repeats": repeats, "head_units": HEAD_UNITS,
                 "attention_units": ATTENTION_UNITS, "low_rank": LOW_RANK,
-                "memory_limit_mb": memory_limit_mb, "accuracy_model": accuracy_source,
+                "memory_limit_mb": memory_limit_mb,
                 "quick": quick}
     return _common.write_results(
         "fusion_cost", title="Fusion cost", machine=machine, settings=settings, tables=tables,

@@ -74,6 +74,17 @@ def test_fusion_cost_quick_writes_results(tmp_path):
     assert "n/a: Bilinear fuses exactly 2 modalities" in markdown
 
 
+def test_fusion_cost_accuracy_trains_lesson_07_heads_on_frozen_encoders():
+    rows = fusion_cost.measure_accuracy(("Concatenate", "Bilinear"), quick=True)
+    concat, bilinear = rows
+    assert bilinear == {"layer": "Bilinear", "status": "n/a: Bilinear fuses exactly 2 modalities"}
+    assert concat["status"] == "ok" and concat["epochs"] == 1
+    assert 0.0 <= concat["test_accuracy"] <= 1.0
+    # concatenation of three 32-d features -> Dense(128) -> Dense(10), as in lesson 07's table
+    assert concat["head_parameters"] == (3 * 32 * 128 + 128) + (128 * 10 + 10) == 13_706
+    assert concat["parameters"] > concat["head_parameters"]  # plus the three encoders
+
+
 def test_mfcc_quick_layer_agrees_with_librosa(tmp_path):
     payload = mfcc.run(quick=True, out_dir=tmp_path)
     _check_written(tmp_path, "mfcc")
@@ -116,3 +127,15 @@ def test_course_runtime_executes_a_notebook_copy(tmp_path):
     assert tiny["peak_rss_mb"] > 8  # the kernel holds at least the 8 MB array
     assert failing["status"].startswith("error") and "boom" in failing["status"]
     assert not nbformat.read(path, as_version=4).cells[0].outputs  # the original is untouched
+
+
+def test_readme_shows_the_stored_results():
+    """benchmarks/README.md's "Latest results" are the committed results, copied by
+    `python -m benchmarks` (or `--readme`), never edited by hand."""
+    readme = _common.README.read_text(encoding="utf-8")
+    section = readme[readme.index(_common.README_RESULTS_HEADING):]
+    assert section == _common.readme_results_section(), (
+        "benchmarks/README.md is stale: run `python -m benchmarks --readme`")
+    for name in ("summary", "mfcc", "pipeline", "fusion_cost", "course_runtime"):
+        title = (_common.RESULTS_DIR / f"{name}.md").read_text(encoding="utf-8").splitlines()[0]
+        assert "\n##" + title + "\n" in section
