@@ -321,14 +321,10 @@ def readme_results_section(results_dir: str | Path | None = None) -> str:
     return "\n".join(parts)
 
 
-def update_readme(results_dir: str | Path | None = None) -> bool:
-    """Rewrite ``benchmarks/README.md`` from its "Latest results" heading to the end; return
-    whether it changed."""
+def update_readme(results_dir: str | Path | None = None) -> None:
+    """Rewrite ``benchmarks/README.md`` from its "Latest results" heading to the end."""
     text = README.read_text(encoding="utf-8")
     if README_RESULTS_HEADING not in text:
         raise ValueError(f"{README} has no {README_RESULTS_HEADING!r} section to rewrite")
     head = text[: text.index(README_RESULTS_HEADING)]
-    new = head + readme_results_section(results_dir)
-    if new != text:
-        README.write_text(new, encoding="utf-8")
-    return new != text
+    README.write_text(head + readme_results_section(results_dir), encoding="utf-8")

@@ -33,6 +33,7 @@ import math
 import time
 
 from benchmarks import _common
+from mmcourse.fusion.layers import FUSION_LAYERS
 
 FEATURE_DIMS = (32, 64, 128)
 MODALITY_COUNTS = (2, 3)
@@ -41,17 +42,7 @@ HEAD_UNITS = 128
 ATTENTION_UNITS = 16
 LOW_RANK = 4
 
-# name -> (constructor keyword arguments given feature size d, supports n > 2)
-LAYER_NAMES = (
-    "WeightedAverage",
-    "Product",
-    "Concatenate",
-    "Bilinear",
-    "AttentionFusion",
-    "TensorFusion",
-    "LowRankFusion",
-    "GatedFusion",
-)
+LAYER_NAMES = tuple(FUSION_LAYERS)  # every layer of mmcourse.fusion.layers, by class name
 
 
 def layer_arguments(name: str, feature_dim: int) -> dict:
@@ -159,8 +150,6 @@ def measure_cost(name, feature_dim, num_modalities, repeats, memory_limit_mb, ba
     import keras
     import numpy as np
 
-    from mmcourse.fusion import layers as fusion_layers
-
     tf = _common.quiet_tensorflow()
     dims = [feature_dim] * num_modalities
     row = {
@@ -172,7 +161,7 @@ def measure_cost(name, feature_dim, num_modalities, repeats, memory_limit_mb, ba
         "head_parameters": head_parameters(name, dims),
     }
     row["total_multiply_adds"] = row["fusion_multiply_adds"] + head_multiply_adds(name, dims)
-    layer_class = fusion_layers.FUSION_LAYERS[name]
+    layer_class = FUSION_LAYERS[name]
     if name == "Bilinear" and num_modalities > 2:
         row["status"] = "n/a: Bilinear fuses exactly 2 modalities"
         return row
@@ -225,7 +214,6 @@ MODEL_FUSION_NAMES = {  # mmcourse.models names of the layers
     "Bilinear": "bilinear", "AttentionFusion": "attention", "TensorFusion": "tensor",
     "LowRankFusion": "low_rank", "GatedFusion": "gated",
 }
-MODALITIES = ("image", "audio", "text")
 
 
 def measure_accuracy(layer_names, quick):
@@ -247,7 +235,7 @@ def measure_accuracy(layer_names, quick):
         splits = {name: _common.subset(data, 64) for name, data in splits.items()}
     encoder_epochs, head_epochs = (1, 1) if quick else (20, 40)
     encoders = {}
-    for modality in MODALITIES:
+    for modality in models.MODALITIES:
         set_seed(0)
         unimodal = models.build_unimodal_classifier(modality,
                                                     text_vocabulary=splits["train"].text)
