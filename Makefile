@@ -28,7 +28,8 @@ install: $(STAMP)
 
 # The install is redone only when pyproject.toml changes (or the venv is missing): later runs of
 # make lab / make test start at once.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install_os_packages.sh
+	bash scripts/install_os_packages.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
