@@ -3,8 +3,9 @@
 Importing ``mmcourse`` is cheap: TensorFlow, Keras and librosa are imported only by the
 submodules that need them (``mmcourse.fusion``, ``mmcourse.features``, ...), never here.
 
-Importing it also turns TensorFlow's start-up log noise down, in one place
-(:mod:`mmcourse._quiet`): lessons import ``mmcourse`` before TensorFlow and get clean outputs.
+Importing it also filters TensorFlow's start-up log noise, in one place
+(:mod:`mmcourse._quiet`): lessons import ``mmcourse`` before TensorFlow and get clean outputs,
+while TensorFlow's errors and Python warnings still show.
 """
 
 from __future__ import annotations

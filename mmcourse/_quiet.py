@@ -1,12 +1,15 @@
 """The one place where TensorFlow's start-up noise is turned down.
 
 TensorFlow prints lines such as ``cudart_stub.cc: Could not find cuda drivers``, the oneDNN notice
-or ``cpu_feature_guard`` hints straight to file descriptor 2 while it is imported, before its own
-log-level setting is read; Jupyter copies them into every lesson's output. ``install()`` (called by
-``import mmcourse``) sets ``TF_CPP_MIN_LOG_LEVEL`` and adds an import hook that runs the *first*
-``import tensorflow`` with descriptor 2 captured, then writes back every captured line that is not
-known start-up noise — so real errors still show. Nothing else is changed, and TensorFlow itself is
-not imported here.
+or ``cpu_feature_guard`` hints straight to file descriptor 2 while it is imported (and
+``failed call to cuInit`` when it first looks for GPUs), before its own log-level setting is read;
+Jupyter copies them into every lesson's output. ``install()`` (called by ``import mmcourse``) adds
+an import hook that runs the *first* ``import tensorflow``, and its first look for devices, with
+descriptor 2 captured, then writes back every captured line that is not known start-up noise — so
+real errors still show. If the learner has not chosen a level, ``TF_CPP_MIN_LOG_LEVEL`` is set to
+``2`` (TensorFlow's C++ INFO and WARNING lines off, **errors still shown**; ``3`` would hide
+errors too). TensorFlow's Python logger is left alone (its retracing warnings teach something).
+TensorFlow itself is not imported here.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import os
 import re
 import sys
 import tempfile
+
+# TensorFlow's C++ log level unless the learner set one: 2 = errors only (3 would hide errors).
+LOG_LEVEL = "2"
 
 # Lines TensorFlow writes to stderr while loading that say nothing a learner can act on.
 NOISE = re.compile(
@@ -37,6 +43,10 @@ class _QuietLoader(importlib.abc.Loader):
     def exec_module(self, module):
         with _filtered_stderr():
             self._loader.exec_module(module)
+            try:  # the first device query prints "failed call to cuInit" on a CPU-only machine
+                module.config.list_physical_devices()
+            except Exception:  # noqa: BLE001 - never let the quieting break the import
+                pass
 
 
 class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
@@ -82,8 +92,8 @@ class _filtered_stderr:
 
 
 def install() -> None:
-    """Turn TensorFlow's C++ logging down and quiet its first import (idempotent)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """Turn TensorFlow's C++ INFO/WARNING lines off and quiet its first import (idempotent)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", LOG_LEVEL)
     if "tensorflow" in sys.modules:
         return
     if not any(isinstance(finder, _QuietTensorFlowFinder) for finder in sys.meta_path):

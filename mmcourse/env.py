@@ -14,6 +14,8 @@ from importlib import metadata
 
 import numpy as np
 
+from mmcourse import _validate as check
+
 __all__ = ["EnvironmentReport", "report", "set_seed", "quiet_tensorflow"]
 
 NO_GPU = "none — running on CPU"
@@ -27,19 +29,15 @@ def _version(distribution: str) -> str:
 
 
 def quiet_tensorflow():
-    """Import TensorFlow with its start-up and Python-side log noise turned down; return it."""
+    """Import TensorFlow with its start-up noise filtered out (see :mod:`mmcourse._quiet`).
+
+    Changes no logger: TensorFlow's Python warnings (e.g. about retracing) still show.
+    """
     from mmcourse import _quiet
 
     _quiet.install()
     import tensorflow as tf
 
-    tf.get_logger().setLevel("ERROR")
-    try:  # absl prints "WARNING: All log messages before absl::InitializeLog()" otherwise
-        import absl.logging
-
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    except ImportError:  # pragma: no cover - absl ships with TensorFlow
-        pass
     return tf
 
 
@@ -61,6 +59,7 @@ def report(print_report: bool = True) -> EnvironmentReport:
     ``tensorflow``, ``keras``, ``keras_backend``, ``librosa``, ``numpy``, ``cpu_count`` and
     ``gpus``. ``gpus`` lists the GPUs TensorFlow sees, or says ``"none — running on CPU"``.
     """
+    print_report = check.boolean(print_report, "print_report")
     tf = quiet_tensorflow()
     import keras
 
@@ -90,11 +89,8 @@ def set_seed(seed: int = 0, *, tensorflow: bool = True) -> int:
     time. Returns the seed. Raises ``TypeError`` for a non-integer and ``ValueError`` for a
     negative one.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__} {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed}")
-    seed = int(seed)
+    seed = check.seed(seed)
+    tensorflow = check.boolean(tensorflow, "tensorflow")
     random.seed(seed)
     np.random.seed(seed)
     if not tensorflow:

@@ -25,9 +25,10 @@ softmax, and :class:`LateFusion` combines the probabilities (product of experts 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
-import numpy as np
+from mmcourse import _validate as check
 
 __all__ = [
     "MODALITIES",
@@ -36,7 +37,7 @@ __all__ = [
     "NUM_CLASSES",
     "HIDDEN_UNITS",
     "LateFusion",
-    "make_text_vectorizer",
+    "text_vectorizer_for",
     "build_encoder",
     "build_fusion_layer",
     "build_unimodal_classifier",
@@ -72,34 +73,63 @@ import keras  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- validation
-def _check_modalities(modalities) -> tuple[str, ...]:
+def _check_modalities(modalities, name: str = "modalities") -> tuple[str, ...]:
+    expected = (f"a non-empty sequence of names from {MODALITIES} (image, audio, text), each at "
+                "most once")
     if isinstance(modalities, str):
         modalities = (modalities,)
-    try:
-        modalities = tuple(modalities)
-    except TypeError:
-        raise TypeError(
-            f"modalities must be a sequence of names from {MODALITIES}; received {modalities!r}"
-        ) from None
-    unknown = [name for name in modalities if name not in MODALITIES]
-    if unknown or not modalities:
-        raise ValueError(
-            f"unknown modality {unknown[0] if unknown else modalities!r}; valid modalities are "
-            f"{', '.join(MODALITIES)} (a non-empty subset, each at most once)"
-        )
+    if isinstance(modalities, Mapping) or not isinstance(modalities, Sequence):
+        raise check.type_error(name, expected, modalities)
+    modalities = tuple(modalities)
+    if not modalities or any(not isinstance(item, str) or item not in MODALITIES
+                             for item in modalities):
+        unknown = [item for item in modalities if item not in MODALITIES]
+        raise check.value_error(
+            name, expected, modalities,
+            f"{modalities!r}" + (f" (unknown modality {unknown[0]!r})" if unknown else ""))
     if len(set(modalities)) != len(modalities):
-        raise ValueError(f"modalities must not repeat; received {modalities!r}")
+        raise check.value_error(name, expected + " (no repeats)", modalities)
     return modalities
 
 
+def _check_modality(modality, name: str = "modality") -> str:
+    return check.one_of(modality, name, MODALITIES)
+
+
+def _canonical_order(modalities: tuple[str, ...], name: str = "modalities") -> tuple[str, ...]:
+    """The modalities in the order of ``MODALITIES``; a different order given gets a warning."""
+    ordered = tuple(item for item in MODALITIES if item in modalities)
+    if ordered != modalities:
+        warnings.warn(
+            f"{name}={modalities!r} is used in the order {ordered!r}: a model's inputs and its "
+            f"'present' columns always follow mmcourse.models.MODALITIES = {MODALITIES}. Pass "
+            f"{name}={ordered!r} to silence this warning.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return ordered
+
+
 def _check_positive(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; received {value!r}")
-    return int(value)
+    return check.positive_int(value, name)
+
+
+def _check_dropout(dropout) -> float:
+    dropout = check.number(dropout, "dropout", minimum=0.0, maximum=1.0,
+                           expected="a rate in [0, 1)")
+    if dropout >= 1.0:
+        raise check.value_error("dropout", "a rate in [0, 1)", dropout)
+    return dropout
+
+
+def _check_name(name) -> str | None:
+    if name is not None and not isinstance(name, str):
+        raise check.type_error("name", "None or a str", name)
+    return name
 
 
 # ----------------------------------------------------------------------------- text vocabulary
-def make_text_vectorizer(text_vocabulary, max_length: int = 8):
+def text_vectorizer_for(text_vocabulary, max_length: int = 8):
     """A fresh ``TextVectorization`` layer (strings ``(batch,)`` → int ids ``(batch, max_length)``).
 
     ``text_vocabulary`` is either the training hints (a sequence of str — the vocabulary is
@@ -108,12 +138,14 @@ def make_text_vectorizer(text_vocabulary, max_length: int = 8):
     """
     from mmcourse.features import text as text_features
 
+    max_length = check.positive_int(max_length, "max_length")
     if isinstance(text_vocabulary, keras.layers.TextVectorization):
         vocabulary = text_vocabulary.get_vocabulary()
         if len(vocabulary) <= 2:
             raise ValueError(
-                "the TextVectorization layer has no vocabulary yet; call .adapt(train_texts) "
-                "or pass the training hints instead"
+                "text_vocabulary must be an adapted TextVectorization layer or the training "
+                "hints; call .adapt(train_texts) or pass the training hints instead. Received: "
+                "text_vocabulary=a TextVectorization layer with no vocabulary yet"
             )
         config = text_vocabulary.get_config()
         return keras.layers.TextVectorization(
@@ -126,9 +158,13 @@ def make_text_vectorizer(text_vocabulary, max_length: int = 8):
         )
     if text_vocabulary is None:
         raise ValueError(
-            "the text path needs a vocabulary: pass text_vocabulary=train.text (the training "
-            "hints) or an adapted TextVectorization layer"
+            "text_vocabulary must be given for the text path (a vocabulary): pass "
+            "text_vocabulary=train.text (the training hints) or an adapted TextVectorization "
+            "layer. Received: text_vocabulary=None"
         )
+    if isinstance(text_vocabulary, (str, bytes)):
+        raise check.type_error("text_vocabulary", "the training hints (a sequence of str) or an "
+                               "adapted TextVectorization layer", text_vocabulary)
     return text_features.make_vectorizer(text_vocabulary, max_length=max_length)
 
 
@@ -147,15 +183,15 @@ def build_encoder(modality: str, feature_dim: int = 32, text_vocabulary=None, *,
     from mmcourse.features import image as image_features
     from mmcourse.features import text as text_features
 
-    (modality,) = _check_modalities((modality,))
+    modality = _check_modality(modality)
     feature_dim = _check_positive(feature_dim, "feature_dim")
-    name = name or f"{modality}_encoder"
+    name = _check_name(name) or f"{modality}_encoder"
     if modality == "image":
         return image_features.build_cnn_encoder(
             feature_dim, input_shape=IMAGE_SHAPE, filters=(16, 32), name=name
         )
     if modality == "text":
-        vectorizer = make_text_vectorizer(text_vocabulary, max_length=max_length)
+        vectorizer = text_vectorizer_for(text_vocabulary, max_length=max_length)
         num_vocab = int(vectorizer.vocabulary_size())
         sequence_length = int(vectorizer.get_config()["output_sequence_length"])
         lstm = text_features.build_lstm_encoder(
@@ -177,30 +213,34 @@ def build_encoder(modality: str, feature_dim: int = 32, text_vocabulary=None, *,
 
 
 # ----------------------------------------------------------------------------- fusion
-def build_fusion_layer(fusion, num_modalities: int, feature_dim: int = 32, *,
-                       tensor_dim: int = 6, rank: int = 4):
+def build_fusion_layer(fusion, num_modalities: int, feature_dim: int = 32, *, rank: int = 4):
     """A fusion layer from :mod:`mmcourse.fusion.layers`, chosen by name (see ``FUSION_NAMES``).
 
     ``concat`` → ``Concatenate()`` (output ``num_modalities·feature_dim``);
     ``weighted_average`` / ``product`` / ``attention`` / ``gated`` → each modality projected to
     ``feature_dim`` first (``f_i W_i + b_i``), so features from unrelated encoders are put in one
     space before they are added or multiplied; ``WeightedAverage`` learns softmax weights α_i;
-    ``tensor`` → ``TensorFusion()`` on features projected to ``tensor_dim`` (output
-    ``(tensor_dim + 1) ** num_modalities``; the model adds the projections);
-    ``low_rank`` → ``LowRankFusion(feature_dim, rank)``; ``bilinear`` → ``Bilinear(feature_dim)``
-    (exactly two modalities). ``late`` is not a layer: see :func:`build_multimodal_classifier`.
+    ``tensor`` → ``TensorFusion()`` (no options: the model builders project every modality to
+    ``tensor_dim`` features in front of it, output ``(tensor_dim + 1) ** num_modalities``);
+    ``low_rank`` → ``LowRankFusion(units=feature_dim, rank=rank)``; ``bilinear`` →
+    ``Bilinear(feature_dim)`` (exactly two modalities). ``late`` is not a layer: see
+    :func:`build_multimodal_classifier`.
     """
     from mmcourse.fusion import layers
 
-    if fusion not in FUSION_NAMES or fusion == "late":
-        raise ValueError(
-            f"unknown fusion {fusion!r}; valid fusion names are {', '.join(FUSION_NAMES)} "
-            f"(or pass a fusion layer instance)"
-        )
+    names = tuple(name for name in FUSION_NAMES if name != "late")
+    if not isinstance(fusion, str):
+        raise check.type_error("fusion", "one of " + ", ".join(names), fusion)
+    if fusion not in names:
+        raise check.value_error(
+            "fusion", "one of " + ", ".join(FUSION_NAMES) + " ('late' only in the model "
+            "builders), or a fusion layer instance there", fusion)
+    num_modalities = check.integer(num_modalities, "num_modalities", minimum=2)
+    feature_dim = check.positive_int(feature_dim, "feature_dim")
+    rank = check.positive_int(rank, "rank")
     if fusion == "bilinear" and num_modalities != 2:
-        raise ValueError(
-            f"bilinear fusion scores exactly two modalities; received {num_modalities}"
-        )
+        raise check.value_error("num_modalities", "exactly two modalities for bilinear fusion "
+                                "(it scores exactly two)", num_modalities)
     if fusion == "concat":
         return layers.Concatenate(name="fusion")
     if fusion == "weighted_average":
@@ -232,22 +272,19 @@ class LateFusion(keras.layers.Layer):
     trains end to end. No weights.
     """
 
-    def __init__(self, rule: str = "product", floor: float = 1e-6, **kwargs):
+    def __init__(self, rule: str = "product", *, floor: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
-        if rule not in LATE_FUSION_RULES:
-            raise ValueError(
-                f"unknown late fusion rule {rule!r}; valid rules are {', '.join(LATE_FUSION_RULES)}"
-            )
-        if not floor > 0:
-            raise ValueError(f"floor must be a positive number; received {floor!r}")
-        self.rule = rule
-        self.floor = float(floor)
+        self.rule = check.one_of(rule, "LateFusion: rule", LATE_FUSION_RULES)
+        self.floor = check.number(floor, "LateFusion: floor", minimum=0.0,
+                                  exclusive_minimum=True, maximum=1.0,
+                                  expected="a number in (0, 1] (a positive floor)")
 
     def call(self, probabilities, presence=None):
         if not isinstance(probabilities, (list, tuple)) or len(probabilities) < 1:
             raise ValueError(
-                "LateFusion expects a list of (batch, classes) probability tensors, one per "
-                f"modality; received {type(probabilities).__name__}"
+                "LateFusion: probabilities must be a list of (batch, classes) probability "
+                "tensors, one per modality. Received: probabilities="
+                f"{check.describe(probabilities)}"
             )
         stacked = keras.ops.stack(list(probabilities), axis=1)  # (batch, M, classes)
         if presence is None:
@@ -261,7 +298,9 @@ class LateFusion(keras.layers.Layer):
         total = keras.ops.sum(weights * stacked, axis=1)
         count = keras.ops.sum(weights, axis=1)
         uniform = keras.ops.ones_like(total) / total.shape[-1]
-        return keras.ops.where(count > 0, total / keras.ops.maximum(count, 1e-12), uniform)
+        # no epsilon (1e-12 is 0 in float16): divide by a count that is 1 where it is 0
+        safe_count = keras.ops.where(count > 0, count, keras.ops.ones_like(count))
+        return keras.ops.where(count > 0, total / safe_count, uniform)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])
@@ -281,11 +320,17 @@ def _raw_input(modality: str):
 
 def _inputs_and_features(modalities, feature_dim, text_vocabulary, max_length, encoders=None):
     inputs, features = {}, []
+    if encoders is not None and not isinstance(encoders, Mapping):
+        raise check.type_error("encoders", "None or a dict {modality: encoder model}", encoders)
     encoders = dict(encoders or {})
     unknown = set(encoders) - set(modalities)
     if unknown:
-        raise ValueError(f"encoders given for {sorted(unknown)}, which are not among the "
-                         f"model's modalities {modalities}")
+        raise check.value_error("encoders", f"a dict whose keys are among the model's "
+                                f"modalities {modalities}", sorted(encoders),
+                                f"encoders for {sorted(unknown)}")
+    for modality, encoder in encoders.items():
+        if not isinstance(encoder, keras.Model) and not callable(encoder):
+            raise check.type_error(f"encoders[{modality!r}]", "a Keras encoder model", encoder)
     for modality in modalities:
         encoder = encoders.get(modality)
         if encoder is None:
@@ -298,6 +343,7 @@ def _inputs_and_features(modalities, feature_dim, text_vocabulary, max_length, e
 
 
 def _head(fused, dropout: float, prefix: str = ""):
+    dropout = _check_dropout(dropout)
     x = fused
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{prefix}dropout")(x)
@@ -313,7 +359,10 @@ def build_unimodal_classifier(modality: str, feature_dim: int = 32, text_vocabul
     features); output probabilities ``(batch, 10)``. ``text_vocabulary`` (training hints or an
     adapted ``TextVectorization``) is required for ``"text"``.
     """
-    (modality,) = _check_modalities((modality,))
+    modality = _check_modality(modality)
+    feature_dim = _check_positive(feature_dim, "feature_dim")
+    _check_dropout(dropout)
+    name = _check_name(name)
     inputs, (features,) = _inputs_and_features((modality,), feature_dim, text_vocabulary,
                                                max_length)
     masked = keras.layers.Multiply(name="apply_presence")([features, inputs["present"]])
@@ -323,28 +372,24 @@ def build_unimodal_classifier(modality: str, feature_dim: int = 32, text_vocabul
 
 def _resolve_fusion(fusion, modalities, feature_dim, tensor_dim, rank, late_rule):
     is_layer = isinstance(fusion, keras.layers.Layer)
+    tensor_dim = _check_positive(tensor_dim, "tensor_dim")
+    rank = _check_positive(rank, "rank")
+    if not is_layer and not isinstance(fusion, str):
+        raise check.type_error("fusion", "one of " + ", ".join(FUSION_NAMES)
+                               + " or a fusion layer instance", fusion)
     if not is_layer and fusion not in FUSION_NAMES:
-        raise ValueError(
-            f"unknown fusion {fusion!r}; valid fusion names are {', '.join(FUSION_NAMES)} "
-            f"(or pass a fusion layer instance)"
-        )
+        raise check.value_error("fusion", "one of " + ", ".join(FUSION_NAMES)
+                                + " (or a fusion layer instance)", fusion)
     if fusion == "late":
-        if late_rule not in LATE_FUSION_RULES:
-            raise ValueError(
-                f"unknown late fusion rule {late_rule!r}; valid rules are "
-                f"{', '.join(LATE_FUSION_RULES)}"
-            )
+        late_rule = check.one_of(late_rule, "late_rule", LATE_FUSION_RULES)
         return None, f"late_{late_rule}"
     if len(modalities) < 2:
-        raise ValueError(
-            f"fusion needs at least two modalities; received {modalities!r} — use "
-            f"build_unimodal_classifier for one"
-        )
+        raise check.value_error(
+            "modalities", "at least two modalities for fusion (use build_unimodal_classifier "
+            "for one)", modalities)
     if is_layer:
         return fusion, fusion.name
-    layer = build_fusion_layer(fusion, len(modalities), feature_dim,
-                               tensor_dim=_check_positive(tensor_dim, "tensor_dim"),
-                               rank=_check_positive(rank, "rank"))
+    layer = build_fusion_layer(fusion, len(modalities), feature_dim, rank=rank)
     return layer, fusion
 
 
@@ -357,7 +402,9 @@ def _fuse_and_classify(modalities, features, present, fusion_layer, fusion, drop
             for modality, feature in zip(modalities, features, strict=True)
         ]
         return LateFusion(late_rule, name="fusion")(probabilities, presence=present)
-    if fusion == "tensor":
+    from mmcourse.fusion.layers import TensorFusion
+
+    if fusion == "tensor" or isinstance(fusion_layer, TensorFusion):  # by name or an instance
         features = [
             keras.layers.Dense(tensor_dim, name=f"{modality}_tensor_projection")(feature)
             for modality, feature in zip(modalities, features, strict=True)
@@ -368,24 +415,27 @@ def _fuse_and_classify(modalities, features, present, fusion_layer, fusion, drop
     return _head(fused, dropout)
 
 
-def build_multimodal_classifier(modalities: Sequence[str] = ("image", "text", "audio"),
+def build_multimodal_classifier(modalities: Sequence[str] = MODALITIES,
                                 fusion="attention", feature_dim: int = 32, text_vocabulary=None,
                                 *, encoders: Mapping | None = None, max_length: int = 8,
                                 dropout: float = 0.0, tensor_dim: int = 6, rank: int = 4,
                                 late_rule: str = "product", name: str | None = None):
     """Encoders → fusion → ``Dense(128, relu)`` → ``Dense(10, softmax)`` (named ``classifier``).
 
-    modalities: a subset of ``MODALITIES`` (any order: the model's inputs and its ``present``
-    columns follow the order of ``MODALITIES``, i.e. image, audio, text — see
-    :func:`model_modalities`). fusion: a name from ``FUSION_NAMES`` or a fusion layer instance
-    (called as ``layer(features, presence=present)``). ``"late"``: each modality gets its own
+    modalities: a subset of ``MODALITIES`` = image, audio, text. The model's inputs and its
+    ``present`` columns always follow that order (see :func:`model_modalities`); another order
+    is used in that order with a ``UserWarning``. fusion: a name from ``FUSION_NAMES`` or a
+    fusion layer instance (called as ``layer(features, presence=present)``; a ``TensorFusion``
+    instance gets the same ``tensor_dim`` projections in front of it as ``"tensor"``). ``"late"``: each modality gets its own
     ``Dense(128) → Dense(10, softmax)`` head and :class:`LateFusion` (``late_rule``) combines
     them. ``encoders``: optional ``{modality: encoder model}`` to reuse (e.g. trained ones from
     :func:`get_encoder`); the others are built fresh. Output probabilities ``(batch, 10)``.
     """
-    modalities = _check_modalities(modalities)
-    modalities = tuple(name_ for name_ in MODALITIES if name_ in modalities)
+    modalities = _canonical_order(_check_modalities(modalities))
     feature_dim = _check_positive(feature_dim, "feature_dim")
+    max_length = _check_positive(max_length, "max_length")
+    _check_dropout(dropout)
+    name = _check_name(name)
     fusion_layer, label = _resolve_fusion(fusion, modalities, feature_dim, tensor_dim, rank,
                                           late_rule)
     inputs, features = _inputs_and_features(modalities, feature_dim, text_vocabulary, max_length,
@@ -395,7 +445,7 @@ def build_multimodal_classifier(modalities: Sequence[str] = ("image", "text", "a
     return keras.Model(inputs, outputs, name=name or f"{label}_fusion")
 
 
-def build_fusion_head(modalities: Sequence[str] = ("image", "text", "audio"), fusion="attention",
+def build_fusion_head(modalities: Sequence[str] = MODALITIES, fusion="attention",
                       feature_dims: int | Mapping[str, int] = 32, *, dropout: float = 0.0,
                       tensor_dim: int = 6, rank: int = 4, late_rule: str = "product",
                       name: str | None = None):
@@ -405,9 +455,15 @@ def build_fusion_head(modalities: Sequence[str] = ("image", "text", "audio"), fu
     features computed once by frozen encoders (:func:`mmcourse.training.encode`) to compare
     fusion methods in seconds, then :func:`attach_encoders` turns it into a model on raw inputs.
     """
-    modalities = _check_modalities(modalities)
-    modalities = tuple(name_ for name_ in MODALITIES if name_ in modalities)
+    modalities = _canonical_order(_check_modalities(modalities))
+    _check_dropout(dropout)
+    name = _check_name(name)
     if isinstance(feature_dims, Mapping):
+        missing = [m for m in modalities if m not in feature_dims]
+        if missing:
+            raise check.value_error("feature_dims", f"an int or a dict with a size for every "
+                                    f"modality {modalities}", dict(feature_dims),
+                                    f"{dict(feature_dims)!r} (no size for {missing})")
         dims = {m: _check_positive(feature_dims[m], f"feature_dims[{m!r}]") for m in modalities}
     else:
         dims = dict.fromkeys(modalities, _check_positive(feature_dims, "feature_dims"))
@@ -424,7 +480,9 @@ def build_fusion_head(modalities: Sequence[str] = ("image", "text", "audio"), fu
 
 def get_encoder(model, modality: str):
     """The encoder sub-model of ``modality`` inside a model built here (a ``keras.Model``)."""
-    (modality,) = _check_modalities((modality,))
+    if not isinstance(model, keras.Model):
+        raise check.type_error("model", "a Keras model built by mmcourse.models", model)
+    modality = _check_modality(modality)
     try:
         return model.get_layer(f"{modality}_encoder")
     except ValueError:
@@ -441,10 +499,13 @@ def attach_encoders(head, encoders: Mapping, name: str | None = None):
     one ``.keras`` file.
     """
     modalities = model_modalities(head)
+    if not isinstance(encoders, Mapping):
+        raise check.type_error("encoders", "a dict {modality: encoder model}", encoders)
     missing = [m for m in modalities if m not in encoders]
     if missing:
-        raise ValueError(f"attach_encoders needs an encoder for {missing}; received "
-                         f"{sorted(encoders)}")
+        raise check.value_error("encoders", f"a dict with an encoder for every modality of the "
+                                f"head {modalities}", sorted(encoders),
+                                f"encoders for {sorted(encoders)} (missing {missing})")
     inputs = {m: _raw_input(m) for m in modalities}
     inputs["present"] = keras.Input(shape=(len(modalities),), name="present")
     head_inputs = {m: encoders[m](inputs[m]) for m in modalities}
@@ -454,6 +515,8 @@ def attach_encoders(head, encoders: Mapping, name: str | None = None):
 
 def model_modalities(model) -> tuple[str, ...]:
     """The modalities a model built here reads, in the order of its ``present`` columns."""
+    if not isinstance(model, keras.Model):
+        raise check.type_error("model", "a Keras model built by mmcourse.models", model)
     names = [getattr(tensor, "name", "") for tensor in model.inputs]
     names = [name.split(":")[0] for name in names]
     found = tuple(name for name in MODALITIES if name in names)

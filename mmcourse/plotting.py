@@ -6,7 +6,11 @@ changes no global Matplotlib state.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+
+from mmcourse import _validate as check
 
 __all__ = [
     "plot_training_curves",
@@ -33,19 +37,30 @@ def plot_training_curves(history, metrics=("loss", "accuracy"), ax=None) -> dict
     ``{metric: [train line, val line]}`` (the val line only when it was recorded).
     """
     logs = getattr(history, "history", history)
-    if not isinstance(logs, dict) or not logs:
-        raise TypeError(
-            f"history must be a Keras History or its .history dict; received {type(history).__name__}"
-        )
+    if not isinstance(logs, Mapping):
+        raise check.type_error("history", "a Keras History or its .history dict", history)
+    if not logs:
+        raise check.value_error("history", "a History that recorded at least one epoch",
+                                history, "an empty history (was the model trained?)")
     if isinstance(metrics, str):
         metrics = (metrics,)
+    metrics = check.sequence(metrics, "metrics", expected="a metric name or a list of them")
     missing = [metric for metric in metrics if metric not in logs]
     if missing:
-        raise ValueError(f"history has no {missing}; it recorded {sorted(logs)}")
+        raise ValueError(f"history has no {missing}; it recorded {sorted(logs)}. Received: "
+                         f"metrics={metrics!r}")
+    for metric in metrics:
+        train_values = check.array(logs[metric], f"history[{metric!r}]", ndim=1,
+                                   kind="numeric", min_length=1, what="per-epoch values")
+        if f"val_{metric}" in logs and len(logs[f"val_{metric}"]) != len(train_values):
+            check.same_length({f"history[{metric!r}]": train_values,
+                               f"history['val_{metric}']": logs[f"val_{metric}"]},
+                              "one value per epoch each (curves of the same length)")
     axes = _new_axes(ax, len(metrics))
     axes = list(np.atleast_1d(axes))
     if len(axes) != len(metrics):
-        raise ValueError(f"need one Axes per metric ({len(metrics)}); received {len(axes)}")
+        raise check.value_error("ax", f"one Axes per metric ({len(metrics)})", ax,
+                                f"{len(axes)} Axes")
     drawn = {}
     for axis, metric in zip(axes, metrics, strict=True):
         epochs = np.arange(1, len(logs[metric]) + 1)
@@ -67,14 +82,24 @@ def plot_confusion_matrix(matrix, class_names=None, normalize: bool = False, ax=
     ``normalize=True`` shows each row as fractions (per-class recall on the diagonal).
     Returns the ``AxesImage``.
     """
-    matrix = np.asarray(matrix, dtype=np.float64)
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"matrix must be square (classes, classes); received shape {matrix.shape}")
+    matrix = check.array(matrix, "matrix", ndim=2, kind="numeric", finite=True,
+                         what="a square confusion matrix (classes, classes)").astype(np.float64)
+    if matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
+        raise check.value_error("matrix", "a square confusion matrix (classes, classes)",
+                                matrix)
+    if np.any(matrix < 0):
+        raise check.value_error("matrix", "counts >= 0", matrix,
+                                f"values down to {matrix.min():g}")
+    normalize = check.boolean(normalize, "normalize")
+    annotate = check.boolean(annotate, "annotate")
     size = matrix.shape[0]
+    if class_names is not None and isinstance(class_names, str):
+        raise check.type_error("class_names", f"None or a list of {size} names", class_names)
     class_names = [str(index) for index in range(size)] if class_names is None else list(
         class_names)
     if len(class_names) != size:
-        raise ValueError(f"class_names has {len(class_names)} names for {size} classes")
+        raise check.value_error("class_names", f"one name per class ({size})", class_names,
+                                f"{len(class_names)} names")
     shown = matrix
     if normalize:
         totals = matrix.sum(axis=1, keepdims=True)
@@ -105,12 +130,24 @@ def plot_results(table, value: str = "accuracy_mean", error: str | None = "accur
     (skipped when None). ``highlight``: names drawn in another colour (e.g. the unimodal
     baselines). Returns the ``BarContainer``.
     """
+    if not hasattr(table, "columns"):
+        raise check.type_error("table", "a pandas DataFrame (e.g. from training.compare)", table)
     for column in (value, label) + ((error,) if error else ()):
         if column not in table.columns:
-            raise ValueError(f"table has no column {column!r}; it has {list(table.columns)}")
+            raise ValueError(f"table has no column {column!r}; it has {list(table.columns)}. "
+                             f"Received: column {column!r}")
+    if len(table) == 0:
+        raise check.value_error("table", "a results table with at least one row", table,
+                                "an empty table")
     names = [str(name) for name in table[label]]
-    values = np.asarray(table[value], dtype=np.float64)
-    errors = None if error is None else np.asarray(table[error], dtype=np.float64)
+    values = check.array(np.asarray(table[value]), f"table[{value!r}]", kind="numeric",
+                         finite=True, what="a numeric column").astype(np.float64)
+    errors = None if error is None else check.array(
+        np.asarray(table[error]), f"table[{error!r}]", kind="numeric", finite=True,
+        what="a numeric column").astype(np.float64)
+    if errors is not None and np.any(errors < 0):
+        raise check.value_error(f"table[{error!r}]", "error bars >= 0", errors,
+                                f"values down to {errors.min():g}")
     highlight = set(highlight or ())
     colors = ["tab:gray" if name in highlight else "tab:blue" for name in names]
     ax = _new_axes(ax, figsize=(5.5, 0.3 * len(names) + 1.0))
@@ -130,10 +167,22 @@ def plot_importance(importance, columns=("drop_importance", "permutation_importa
 
     Returns a list with one ``BarContainer`` per column.
     """
+    if not hasattr(importance, "columns"):
+        raise check.type_error("importance", "a DataFrame from training.modality_importance",
+                               importance)
+    if isinstance(columns, str):
+        columns = (columns,)
+    columns = check.sequence(columns, "columns", expected="a non-empty list of column names")
     for column in ("modality", *columns):
         if column not in importance.columns:
             raise ValueError(f"importance has no column {column!r}; it has "
-                             f"{list(importance.columns)}")
+                             f"{list(importance.columns)}. Received: column {column!r}")
+    if len(importance) == 0:
+        raise check.value_error("importance", "a table with at least one modality row",
+                                importance, "an empty table")
+    for column in columns:
+        check.array(np.asarray(importance[column]), f"importance[{column!r}]", kind="numeric",
+                    finite=True, what="a numeric column")
     ax = _new_axes(ax)
     names = list(importance["modality"])
     positions = np.arange(len(names))

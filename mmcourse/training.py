@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from mmcourse import _validate as check
 from mmcourse.env import quiet_tensorflow, set_seed
 
 __all__ = [
@@ -42,14 +43,44 @@ def _modalities_of(model) -> tuple[str, ...]:
 
 def _check_data(data, name: str = "data"):
     if isinstance(data, Features):
+        _check_not_empty(data, name)
         return data
     required = ("image", "audio", "text", "present", "label")
     if not all(hasattr(data, attribute) for attribute in required):
+        hint = (" (a split name: load it first with mmcourse.data.load_mmdigits"
+                f"({data!r}))" if isinstance(data, str) else "")
         raise TypeError(
             f"{name} must be an MMDigits split (from mmcourse.data.load_mmdigits) with "
-            f"{', '.join(required)}; received {type(data).__name__}"
+            f"{', '.join(required)}{hint}. Received: {name}={check.describe(data)}"
         )
+    lengths = {f"{name}.{attribute}": getattr(data, attribute) for attribute in required}
+    check.same_length(lengths, "the same number of samples (one row per sample)")
+    _check_not_empty(data, name)
     return data
+
+
+def _check_not_empty(data, name: str) -> None:
+    if len(data.label) == 0:
+        raise check.value_error(name, "a split with at least one sample", data,
+                                f"an empty split ({type(data).__name__} with 0 samples)")
+
+
+def _check_finite_inputs(data, name: str, modalities) -> None:
+    """NaN/inf in an input would only surface as NaN losses (or deep inside a traced graph)."""
+    for modality in modalities:
+        values = np.asarray(getattr(data, modality))
+        if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+            bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+            raise check.value_error(f"{name}.{modality}", "finite values", values,
+                                    f"{check.describe(values)} with {bad} NaN or infinite "
+                                    "value(s)")
+
+
+def _check_labels_fit(model, data, name: str) -> None:
+    """Labels must index the model's output classes (else a graph error or an IndexError)."""
+    num_classes = getattr(model.outputs[0], "shape", (None, None))[-1] if getattr(
+        model, "outputs", None) else None
+    check.labels(data.label, f"{name}.label", num_classes=num_classes)
 
 
 class Features:
@@ -88,13 +119,23 @@ def encode(encoders: Mapping, data, batch_size: int = 256) -> Features:
     """Run each encoder once on its modality of an MMDigits split → :class:`Features`.
 
     encoders: ``{modality: encoder model}`` (e.g. ``models.get_encoder(trained_model, "image")``).
+    (Not to be confused with :func:`mmcourse.features.text.encode_text`, which turns one hint
+    into token ids.)
     """
+    if not isinstance(encoders, Mapping) or not encoders:
+        raise check.type_error("encoders", "a non-empty dict {modality: encoder model}",
+                               encoders) if not isinstance(encoders, Mapping) else \
+            check.value_error("encoders", "a non-empty dict {modality: encoder model}", encoders)
     _check_data(data)
+    batch_size = check.positive_int(batch_size, "batch_size")
+    _check_finite_inputs(data, "data", [name for name in encoders if name in _MODALITIES])
     features = {}
     for name, encoder in encoders.items():
         if name not in _MODALITIES:
-            raise ValueError(f"unknown modality {name!r}; valid modalities are "
-                             f"{', '.join(_MODALITIES)}")
+            raise check.value_error("encoders", f"a dict keyed by modality ({', '.join(_MODALITIES)})",
+                                    name, f"a key {name!r} (unknown modality)")
+        if not hasattr(encoder, "predict"):
+            raise check.type_error(f"encoders[{name!r}]", "a Keras encoder model", encoder)
         dataset = _arrays_dataset({name: np.asarray(getattr(data, name))}, batch_size)
         features[name] = np.asarray(encoder.predict(dataset.map(lambda x, n=name: x[n]),
                                                     verbose=0))
@@ -196,18 +237,19 @@ def _build_training_state(model, dataset):
     with model.distribute_strategy.scope():
         try:
             symbolic_build(data_batch=dataset.element_spec)
-        except TypeError:  # another signature: leave the building to Keras
+        except Exception:  # noqa: BLE001 - any failure of a private call: Keras builds lazily
             pass
 
 
 def fit(model, train, val, *, epochs: int = 30, batch_size: int = 32,
-        learning_rate: float = 3e-3, patience: int = 5, seed: int = 0, verbose="epoch",
+        learning_rate: float | None = None, patience: int = 5, seed: int = 0, verbose="epoch",
         log_every: int = 1, callbacks: Sequence = ()):
     """Train ``model`` on ``train`` with early stopping on ``val`` loss; restore the best weights.
 
     train/val: MMDigits splits (or ``tf.data.Dataset`` of ``(inputs, label)`` batches).
-    Compiles the model (Adam(``learning_rate``), sparse categorical cross-entropy, accuracy)
-    unless it is compiled already. Seeded: ``set_seed(seed)`` before training, and the training
+    Compiles the model (Adam(``learning_rate``, default 3e-3), sparse categorical cross-entropy,
+    accuracy) unless it is compiled already; for a compiled model an explicit ``learning_rate``
+    is set on its optimizer (``None`` keeps the optimizer's own rate). Seeded: ``set_seed(seed)`` before training, and the training
     batches are shuffled with ``seed``. ``verbose``: ``"epoch"`` (one line per ``log_every``
     epochs), ``0`` (silent) or a Keras verbosity (``2``: one line per epoch).
 
@@ -215,25 +257,44 @@ def fit(model, train, val, *, epochs: int = 30, batch_size: int = 32,
     ``history.best_epoch`` the (1-based) epoch whose weights were kept.
     """
     keras = _keras()
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int; received {epochs!r}")
+    if not isinstance(model, keras.Model):
+        raise check.type_error("model", "a Keras model (e.g. from mmcourse.models)", model)
+    epochs = check.positive_int(epochs, "epochs")
+    batch_size = check.positive_int(batch_size, "batch_size")
+    if learning_rate is not None:
+        learning_rate = check.number(learning_rate, "learning_rate", minimum=0.0,
+                                     exclusive_minimum=True)
+    patience = check.integer(patience, "patience", minimum=0)
+    seed = check.seed(seed)
+    log_every = check.positive_int(log_every, "log_every")
+    if verbose != "epoch" and (isinstance(verbose, bool) or verbose not in (0, 1, 2)):
+        raise check.value_error("verbose", "'epoch', 0, 1 or 2", verbose)
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence):
+        raise check.type_error("callbacks", "a list of Keras callbacks", callbacks)
+    tf = quiet_tensorflow()
+    for name, data in (("train", train), ("val", val)):
+        if (data is None and name == "val") or isinstance(data, tf.data.Dataset):
+            continue
+        _check_data(data, name)
+        _check_finite_inputs(data, name, _modalities_of(model))
+        _check_labels_fit(model, data, name)
     set_seed(seed)
-    if hasattr(train, "to_tf_dataset") or isinstance(train, Features):
-        train_dataset = make_dataset(train, model, batch_size, shuffle=True, seed=seed)
-    else:
+    if isinstance(train, tf.data.Dataset):
         train_dataset = train
-    if val is None:
-        val_dataset = None
-    elif hasattr(val, "to_tf_dataset") or isinstance(val, Features):
-        val_dataset = make_dataset(val, model, 256, shuffle=False)
     else:
+        train_dataset = make_dataset(train, model, batch_size, shuffle=True, seed=seed)
+    if val is None or isinstance(val, tf.data.Dataset):
         val_dataset = val
+    else:
+        val_dataset = make_dataset(val, model, 256, shuffle=False)
     if not model.compiled:
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
+            optimizer=keras.optimizers.Adam(3e-3 if learning_rate is None else learning_rate),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
+    elif learning_rate is not None:  # a compiled model keeps its optimizer: set the rate on it
+        model.optimizer.learning_rate = learning_rate
     _build_training_state(model, train_dataset)
     monitor = "val_loss" if val_dataset is not None else "loss"
     stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
@@ -242,10 +303,8 @@ def fit(model, train, val, *, epochs: int = 30, batch_size: int = 32,
     keras_verbose = 0
     if verbose == "epoch":
         all_callbacks.append(EpochLogger(every=log_every, total_epochs=epochs))
-    elif verbose in (0, 1, 2):
-        keras_verbose = verbose
     else:
-        raise ValueError(f"verbose must be 'epoch', 0, 1 or 2; received {verbose!r}")
+        keras_verbose = verbose
     started = time.perf_counter()
     history = model.fit(train_dataset, validation_data=val_dataset, epochs=int(epochs),
                         callbacks=all_callbacks, verbose=keras_verbose, shuffle=False)
@@ -299,7 +358,13 @@ def evaluate(model, data, batch_size: int = 256) -> dict:
     Returns ``{"accuracy": float, "macro_f1": float, "log_loss": float,
     "confusion_matrix": int64 (10, 10), "probabilities": (N, 10), "predictions": (N,)}``.
     """
+    keras = _keras()
+    if not isinstance(model, keras.Model):
+        raise check.type_error("model", "a Keras model (e.g. from mmcourse.models)", model)
     _check_data(data)
+    batch_size = check.positive_int(batch_size, "batch_size")
+    _check_finite_inputs(data, "data", _modalities_of(model))
+    _check_labels_fit(model, data, "data")
     probabilities = predict_proba(model, data, batch_size)
     return _scores(probabilities, np.asarray(data.label))
 

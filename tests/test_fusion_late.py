@@ -17,9 +17,9 @@ def _random_probabilities(count=3, batch=20, classes=5, seed=0):
 @pytest.mark.parametrize(
     "method, formula",
     [
-        (late.average_probabilities, ref.average_probabilities),
-        (late.weighted_vote, ref.weighted_vote),
-        (late.product_of_experts, ref.product_of_experts),
+        (late.average_probabilities, ref.average_probabilities_reference),
+        (late.weighted_vote, ref.weighted_vote_reference),
+        (late.product_of_experts, ref.product_of_experts_reference),
     ],
 )
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -39,8 +39,8 @@ def _weighted_formula(method, probabilities, weights):
                                                                       strict=True))
         return ref.softmax(scores, axis=-1)
     if method is late.weighted_vote:
-        return ref.weighted_vote(probabilities, weights)
-    return ref.average_probabilities(probabilities, weights)
+        return ref.weighted_vote_reference(probabilities, weights)
+    return ref.average_probabilities_reference(probabilities, weights)
 
 
 def test_average_by_hand():

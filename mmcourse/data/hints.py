@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmcourse import _validate as check
+
 __all__ = [
     "DIGIT_NAMES",
     "HINT_TYPES",
@@ -77,14 +79,12 @@ _EXACT_TEMPLATES = ("{}", "the digit {}", "it is {}")
 def candidates_mask(digits) -> np.ndarray:
     """(10,) bool mask that is True at each digit in ``digits``."""
     mask = np.zeros(10, dtype=bool)
-    mask[list(digits)] = True
+    mask[[_check_digit(digit) for digit in digits]] = True
     return mask
 
 
 def _check_digit(digit) -> int:
-    if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)) or not 0 <= digit <= 9:
-        raise ValueError(f"digit must be an int in 0..9, received {digit!r}")
-    return int(digit)
+    return check.integer(digit, "digit", minimum=0, maximum=9, expected="an int in 0..9")
 
 
 def exact_hint(digit: int, rng: np.random.Generator) -> tuple[str, np.ndarray]:
@@ -128,13 +128,13 @@ def text_bayes_predict(candidates: np.ndarray, prior: np.ndarray) -> np.ndarray:
     candidates: bool, shape (N, 10); prior: shape (10,), class frequencies. Returns int (N,).
     An empty candidate set (a missing hint) falls back to the prior's argmax.
     """
-    candidates = np.asarray(candidates, dtype=bool)
-    prior = np.asarray(prior, dtype=np.float64)
-    if candidates.ndim != 2 or candidates.shape[1] != 10 or prior.shape != (10,):
-        raise ValueError(
-            f"expected candidates (N, 10) and prior (10,), received {candidates.shape} and "
-            f"{prior.shape}"
-        )
+    candidates = check.array(candidates, "candidates", shape=(None, 10), kind="bool",
+                             what="a candidates mask")
+    prior = check.array(prior, "prior", shape=(10,), kind="numeric", finite=True,
+                        what="class frequencies").astype(np.float64)
+    if np.any(prior < 0):
+        raise check.value_error("prior", "non-negative class frequencies", prior,
+                                f"{prior.tolist()}")
     allowed = np.where(candidates.any(axis=1, keepdims=True), candidates, True)
     return np.argmax(np.where(allowed, prior, -np.inf), axis=1)
 
@@ -142,4 +142,9 @@ def text_bayes_predict(candidates: np.ndarray, prior: np.ndarray) -> np.ndarray:
 def text_bayes_accuracy(candidates: np.ndarray, labels: np.ndarray, prior: np.ndarray) -> float:
     """Accuracy of :func:`text_bayes_predict` — the best any text-only model can do on average."""
     predictions = text_bayes_predict(candidates, prior)
-    return float(np.mean(predictions == np.asarray(labels)))
+    labels = check.labels(labels, "labels", num_classes=10)
+    if len(labels) != len(predictions):
+        check.same_length({"candidates": predictions, "labels": labels})
+    if len(labels) == 0:
+        raise check.value_error("labels", "at least one label", labels)
+    return float(np.mean(predictions == labels))

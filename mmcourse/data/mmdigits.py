@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from mmcourse import _validate as check
 
 from . import corruption as _corruption
 from . import hints as _hints
@@ -181,37 +184,28 @@ def _base(split: str, speech_file) -> _Base:
 
 # ----------------------------------------------------------------------------- validation
 def _check_split(split) -> str:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, received {split!r}")
-    return split
+    return check.one_of(split, "split", SPLITS)
 
 
 def _check_number(name: str, value, low: float, high: float, allowed: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be {allowed}, received {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or not low <= value <= high:
-        raise ValueError(f"{name} must be {allowed}, received {value!r}")
-    return value
+    return check.number(value, name, minimum=low, maximum=None if math.isinf(high) else high,
+                        expected=allowed)
 
 
 def _check_missing_rate(value) -> dict[str, float]:
     allowed = "a number in [0, 1] or a dict {modality: number in [0, 1]}"
-    if isinstance(value, dict):
-        unknown = set(value) - set(MODALITIES)
+    if isinstance(value, Mapping):
+        unknown = [key for key in value if key not in MODALITIES]
         if unknown:
-            raise ValueError(
-                f"missing_rate keys must be among {MODALITIES}, received {sorted(unknown)}"
-            )
-        rates = {name: value.get(name, 0.0) for name in MODALITIES}
-    else:
-        rates = dict.fromkeys(MODALITIES, value)
-    return {
-        name: _check_number(f"missing_rate[{name!r}]", rate, 0.0, 1.0, allowed)
-        if isinstance(value, dict)
-        else _check_number("missing_rate", rate, 0.0, 1.0, allowed)
-        for name, rate in rates.items()
-    }
+            raise check.value_error("missing_rate", f"a dict whose keys are among {MODALITIES}",
+                                    value, f"{dict(value)!r} (unknown keys {unknown})")
+        return {
+            name: _check_number(f"missing_rate[{name!r}]", value.get(name, 0.0), 0.0, 1.0,
+                                "a number in [0, 1]")
+            for name in MODALITIES
+        }
+    rate = _check_number("missing_rate", value, 0.0, 1.0, allowed)
+    return dict.fromkeys(MODALITIES, rate)
 
 
 def _check_corruption(settings: dict) -> dict:
@@ -219,6 +213,7 @@ def _check_corruption(settings: dict) -> dict:
     if unknown:
         raise TypeError(
             f"unknown corruption argument(s) {sorted(unknown)}; allowed: {sorted(DEFAULT_CORRUPTION)}"
+            f". Received: {', '.join(f'{key}={settings[key]!r}' for key in sorted(unknown))}"
         )
     merged = {**DEFAULT_CORRUPTION, **settings}
     checked = {
@@ -248,18 +243,26 @@ def _check_corruption(settings: dict) -> dict:
             f"None (clean) or a number of dB in [{SNR_RANGE_DB[0]:g}, {SNR_RANGE_DB[1]:g}]",
         )  # fmt: skip
     )
-    if merged["audio_noise"] not in AUDIO_NOISE_TYPES:
-        raise ValueError(
-            f"audio_noise must be one of {AUDIO_NOISE_TYPES}, received {merged['audio_noise']!r}"
-        )
-    checked["audio_noise"] = merged["audio_noise"]
+    checked["audio_noise"] = check.one_of(merged["audio_noise"], "audio_noise", AUDIO_NOISE_TYPES)
     return checked
 
 
 def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, received {seed!r}")
-    return int(seed)
+    return check.seed(seed)
+
+
+def _check_modalities(modalities, name: str = "modalities") -> tuple[str, ...]:
+    """A non-empty subset of ``MODALITIES`` without repeats (a single name is accepted)."""
+    expected = f"a non-empty subset of {MODALITIES} without repeats"
+    if isinstance(modalities, str):
+        modalities = (modalities,)
+    if isinstance(modalities, (Mapping, np.ndarray)) or not isinstance(modalities, Sequence):
+        raise check.type_error(name, expected, modalities)
+    modalities = tuple(modalities)
+    if (not modalities or len(set(map(repr, modalities))) != len(modalities)
+            or any(not isinstance(item, str) or item not in MODALITIES for item in modalities)):
+        raise check.value_error(name, expected, modalities)
+    return modalities
 
 
 # ----------------------------------------------------------------------------- the dataset
@@ -309,7 +312,8 @@ class MMDigits:
         self,
         batch_size: int = 32,
         modalities=MODALITIES,
-        shuffle: bool = True,
+        *,
+        shuffle: bool = False,
         seed: int = 0,
         include_present: bool = True,
     ):
@@ -320,23 +324,20 @@ class MMDigits:
         float32 (batch, len(modalities)), its columns always in the canonical order image, audio,
         text (whatever order ``modalities`` is given in — the order ``mmcourse.models`` builds
         its presence input in, so the two can never disagree silently); label is int64
-        (batch,). Pipeline: from_tensor_slices → cache → shuffle (seeded, reshuffled every
-        epoch, whole split in the buffer) → batch → prefetch(AUTOTUNE).
+        (batch,). Pipeline: from_tensor_slices → cache → [shuffle] → batch → prefetch(AUTOTUNE).
+
+        ``shuffle`` is off by default, so ``model.predict(split.to_tf_dataset())`` lines up with
+        ``split.label``; ``shuffle=True`` (for training) shuffles the whole split with ``seed``,
+        reshuffled every epoch.
         """
-        if isinstance(modalities, str):
-            modalities = (modalities,)
-        modalities = tuple(modalities)
-        if not modalities or any(name not in MODALITIES for name in modalities):
-            raise ValueError(
-                f"modalities must be a non-empty subset of {MODALITIES}, received {modalities!r}"
-            )
-        if len(set(modalities)) != len(modalities):
-            raise ValueError(f"modalities must not repeat, received {modalities!r}")
+        modalities = _check_modalities(modalities)
         modalities = tuple(name for name in MODALITIES if name in modalities)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise ValueError(f"batch_size must be a positive int, received {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, received {batch_size!r}")
+        batch_size = check.positive_int(batch_size, "batch_size")
+        shuffle = check.boolean(shuffle, "shuffle")
+        include_present = check.boolean(include_present, "include_present")
+        if len(self) == 0:
+            raise check.value_error("self", "a split with at least one sample", self,
+                                    f"an empty {self.split!r} split")
         seed = _check_seed(seed)
         from mmcourse.env import quiet_tensorflow
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmcourse import _validate as check
+
 __all__ = ["make_video"]
 
 
 def make_video(
-    images, num_frames: int = 8, canvas_size: int = 16, seed: int = 0, max_zoom: float = 1.4
+    images, *, num_frames: int = 8, canvas_size: int = 16, seed: int = 0, max_zoom: float = 1.4
 ) -> np.ndarray:
     """Turn images into short clips of the digit gliding (and zooming) over a blank canvas.
 
@@ -17,20 +19,16 @@ def make_video(
     scales in [1 / max_zoom, max_zoom]; pixels are sampled bilinearly, zero outside the digit.
     Returns float32 (N, num_frames, canvas_size, canvas_size, 1). Deterministic given ``seed``.
     """
-    images = np.asarray(images, dtype=np.float32)
+    images = check.array(images, "images", ndim=(3, 4), kind="numeric", finite=True,
+                         what="images (N, H, W) or (N, H, W, 1)").astype(np.float32)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim != 3:
-        raise ValueError(
-            f"images must have shape (N, H, W) or (N, H, W, 1), received {images.shape}"
-        )
-    for name, value, low in (("num_frames", num_frames, 1), ("canvas_size", canvas_size, 4)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, received {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, received {seed!r}")
-    if not np.isfinite(max_zoom) or max_zoom < 1:
-        raise ValueError(f"max_zoom must be a number >= 1, received {max_zoom!r}")
+        raise check.value_error("images", "images of shape (N, H, W) or (N, H, W, 1)", images)
+    num_frames = check.positive_int(num_frames, "num_frames")
+    canvas_size = check.integer(canvas_size, "canvas_size", minimum=4)
+    seed = check.seed(seed)
+    max_zoom = check.number(max_zoom, "max_zoom", minimum=1.0)
 
     num, height, width = images.shape
     rng = np.random.default_rng(seed)

@@ -45,9 +45,9 @@ With ``top_db=None`` bins ~100 dB below the peak keep float32 FFT round-off; the
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from mmcourse import _validate as check
 
 __all__ = [
     "DEFAULTS",
@@ -78,19 +78,16 @@ except ImportError:  # pragma: no cover
 
 # ----------------------------------------------------------------------------- validation
 def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
+    return check.positive_int(value, name)
 
 
 def _check_sample_rate(sr) -> float:
-    if isinstance(sr, bool) or not isinstance(sr, (int, float, np.integer, np.floating)):
-        raise TypeError(f"sr must be a positive number (Hz), got {type(sr).__name__} {sr!r}")
-    if not math.isfinite(sr) or sr <= 0:
-        raise ValueError(f"sample rate sr must be > 0 Hz, got {sr}")
-    return float(sr)
+    return check.number(sr, "sr", minimum=0.0, exclusive_minimum=True,
+                        expected="a positive sample rate in Hz (a finite number > 0)")
+
+
+def _check_top_db(top_db):
+    return check.number(top_db, "top_db", minimum=0.0, exclusive_minimum=True, allow_none=True)
 
 
 def _check_mel_options(sr, n_fft, n_mels, n_mfcc, fmin, fmax, htk, mel_norm):
@@ -99,13 +96,21 @@ def _check_mel_options(sr, n_fft, n_mels, n_mfcc, fmin, fmax, htk, mel_norm):
     n_mels = _check_positive_int(n_mels, "n_mels")
     n_mfcc = _check_positive_int(n_mfcc, "n_mfcc")
     if n_mfcc > n_mels:
-        raise ValueError(f"n_mfcc must be <= n_mels ({n_mels}), got {n_mfcc}")
-    fmax = sr / 2 if fmax is None else float(fmax)
-    if not 0 <= float(fmin) < fmax <= sr / 2:
-        raise ValueError(f"need 0 <= fmin < fmax <= sr/2 = {sr / 2}, got fmin={fmin}, fmax={fmax}")
-    if mel_norm not in ("slaney", None):
-        raise ValueError(f"mel_norm must be 'slaney' or None, got {mel_norm!r}")
-    return sr, n_fft, n_mels, n_mfcc, float(fmin), fmax, bool(htk), mel_norm
+        raise check.value_error("n_mfcc", f"<= n_mels ({n_mels})", n_mfcc)
+    fmin, fmax = _check_band(sr, fmin, fmax)
+    mel_norm = check.one_of(mel_norm, "mel_norm", ("slaney", None))
+    return sr, n_fft, n_mels, n_mfcc, fmin, fmax, check.boolean(htk, "htk"), mel_norm
+
+
+def _check_band(sr, fmin, fmax) -> tuple[float, float]:
+    fmin = check.number(fmin, "fmin", minimum=0.0, maximum=sr / 2,
+                        expected=f"a frequency in [0, sr/2 = {sr / 2:g}] Hz")
+    fmax = sr / 2 if fmax is None else check.number(
+        fmax, "fmax", minimum=0.0, maximum=sr / 2,
+        expected=f"None or a frequency in (fmin, sr/2 = {sr / 2:g}] Hz")
+    if not fmin < fmax:
+        raise check.value_error("fmax", f"greater than fmin = {fmin:g} Hz", fmax)
+    return fmin, fmax
 
 
 def validate_audio(audio, n_fft: int = DEFAULTS["n_fft"], name: str = "audio") -> np.ndarray:
@@ -114,23 +119,25 @@ def validate_audio(audio, n_fft: int = DEFAULTS["n_fft"], name: str = "audio") -
     Raises ``TypeError`` for non-float samples and ``ValueError`` for a wrong rank, NaN/inf
     samples, or a clip shorter than one analysis frame (``n_fft`` samples).
     """
+    n_fft = _check_positive_int(n_fft, "n_fft")
+    if isinstance(audio, (str, bytes)) or audio is None:
+        raise check.type_error(name, "floating-point samples in [-1, 1] (float32)", audio)
     array = np.asarray(audio)
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(
-            f"{name} must hold floating-point samples in [-1, 1] (float32), got dtype "
-            f"{array.dtype}; convert int16 PCM with audio.astype('float32') / 32768"
+            f"{name} must hold floating-point samples in [-1, 1] (float32); convert int16 PCM "
+            f"with audio.astype('float32') / 32768. Received: {name}={check.describe(array)}"
         )
     if array.ndim not in (1, 2):
-        raise ValueError(
-            f"{name} must have shape (samples,) or (batch, samples), got shape {array.shape}"
-        )
+        raise check.value_error(name, "of shape (samples,) or (batch, samples)", array)
     if array.shape[-1] < n_fft:
-        raise ValueError(
-            f"{name} clips are {array.shape[-1]} samples, shorter than one frame (n_fft={n_fft})"
-        )
+        raise check.value_error(
+            name, f"clips no shorter than one frame (n_fft={n_fft} samples)", array,
+            f"clips of {array.shape[-1]} samples")
     if not np.isfinite(array).all():
         bad = int(np.size(array) - np.isfinite(array).sum())
-        raise ValueError(f"{name} contains {bad} NaN or infinite samples; expected finite values")
+        raise check.value_error(name, "finite samples", array,
+                                f"{check.describe(array)} with {bad} NaN or infinite samples")
     return array
 
 
@@ -138,13 +145,20 @@ def num_frames(num_samples: int, hop_length: int = DEFAULTS["hop_length"],
                n_fft: int = DEFAULTS["n_fft"], center: bool = True) -> int:
     """Frames an STFT produces: ``1 + samples // hop`` centred, ``1 + (samples - n_fft) // hop``
     otherwise (8000 samples, hop 80 → 101)."""
+    num_samples = check.integer(num_samples, "num_samples", minimum=0)
+    hop_length = _check_positive_int(hop_length, "hop_length")
+    n_fft = _check_positive_int(n_fft, "n_fft")
+    center = check.boolean(center, "center")
+    if not center and num_samples < n_fft:
+        raise check.value_error("num_samples", f">= n_fft ({n_fft}) when center=False",
+                                num_samples)
     if center:
         return 1 + num_samples // hop_length
     return 1 + (num_samples - n_fft) // hop_length
 
 
 # ----------------------------------------------------------------------------- librosa wrapper
-def mfcc(audio, sr: float = DEFAULTS["sr"], n_mfcc: int = DEFAULTS["n_mfcc"],
+def mfcc(audio, *, sr: float = DEFAULTS["sr"], n_mfcc: int = DEFAULTS["n_mfcc"],
          n_fft: int = DEFAULTS["n_fft"], hop_length: int = DEFAULTS["hop_length"],
          n_mels: int = DEFAULTS["n_mels"], fmin: float = DEFAULTS["fmin"], fmax=DEFAULTS["fmax"],
          top_db: float | None = DEFAULTS["top_db"], htk: bool = False, mel_norm="slaney",
@@ -159,6 +173,8 @@ def mfcc(audio, sr: float = DEFAULTS["sr"], n_mfcc: int = DEFAULTS["n_mfcc"],
     sr, n_fft, n_mels, n_mfcc, fmin, fmax, htk, mel_norm = _check_mel_options(
         sr, n_fft, n_mels, n_mfcc, fmin, fmax, htk, mel_norm)
     hop_length = _check_positive_int(hop_length, "hop_length")
+    top_db = _check_top_db(top_db)
+    center = check.boolean(center, "center")
     array = validate_audio(audio, n_fft).astype(np.float32, copy=False)
     clips = array[None] if array.ndim == 1 else array
     out = []
@@ -208,7 +224,11 @@ def mel_filterbank(sr: float = DEFAULTS["sr"], n_fft: int = DEFAULTS["n_fft"],
     rising from point ``i`` to ``i+1`` and falling to ``i+2``; ``norm="slaney"`` divides each by
     its width in Hz over 2 so every filter has the same area."""
     sr = _check_sample_rate(sr)
-    fmax = sr / 2 if fmax is None else float(fmax)
+    n_fft = _check_positive_int(n_fft, "n_fft")
+    n_mels = _check_positive_int(n_mels, "n_mels")
+    fmin, fmax = _check_band(sr, fmin, fmax)
+    htk = check.boolean(htk, "htk")
+    norm = check.one_of(norm, "norm", ("slaney", None))
     fft_frequencies = np.fft.rfftfreq(n_fft, d=1.0 / sr)
     edges_hz = mel_to_hz(np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n_mels + 2), htk)
     widths = np.diff(edges_hz)
@@ -220,8 +240,6 @@ def mel_filterbank(sr: float = DEFAULTS["sr"], n_fft: int = DEFAULTS["n_fft"],
         weights[i] = np.maximum(0.0, np.minimum(rising, falling))
     if norm == "slaney":
         weights *= (2.0 / (edges_hz[2:n_mels + 2] - edges_hz[:n_mels]))[:, None]
-    elif norm is not None:
-        raise ValueError(f"norm must be 'slaney' or None, got {norm!r}")
     return weights.astype(np.float32)
 
 
@@ -229,6 +247,10 @@ def dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
     """Orthonormal DCT-II matrix float64 ``(n_mfcc, n_mels)``:
     ``D[k, n] = sqrt(2/N) cos(pi k (2n+1) / 2N)``, row 0 scaled by ``1/sqrt(2)`` — equal to
     ``scipy.fft.dct(x, type=2, norm="ortho")[:n_mfcc]`` applied to a length-``N`` vector."""
+    n_mfcc = _check_positive_int(n_mfcc, "n_mfcc")
+    n_mels = _check_positive_int(n_mels, "n_mels")
+    if n_mfcc > n_mels:
+        raise check.value_error("n_mfcc", f"<= n_mels ({n_mels})", n_mfcc)
     n = np.arange(n_mels)
     k = np.arange(n_mfcc)[:, None]
     matrix = np.sqrt(2.0 / n_mels) * np.cos(np.pi * k * (2 * n + 1) / (2 * n_mels))
@@ -240,9 +262,12 @@ def frame_signal(clip, n_fft: int = DEFAULTS["n_fft"], hop_length: int = DEFAULT
                  center: bool = True) -> np.ndarray:
     """Cut a clip ``(samples,)`` into overlapping frames ``(frames, n_fft)`` (zero-padded by
     ``n_fft // 2`` at both ends when ``center``)."""
+    n_fft = _check_positive_int(n_fft, "n_fft")
+    hop_length = _check_positive_int(hop_length, "hop_length")
+    center = check.boolean(center, "center")
     clip = validate_audio(clip, n_fft, "clip")
     if clip.ndim != 1:
-        raise ValueError(f"clip must have shape (samples,), got {clip.shape}")
+        raise check.value_error("clip", "one clip of shape (samples,)", clip)
     if center:
         clip = np.pad(clip, n_fft // 2, mode="constant")
     count = 1 + (len(clip) - n_fft) // hop_length
@@ -253,25 +278,42 @@ def frame_signal(clip, n_fft: int = DEFAULTS["n_fft"], hop_length: int = DEFAULT
 def power_spectrogram(frames, n_fft: int = DEFAULTS["n_fft"]) -> np.ndarray:
     """Periodic-Hann-windowed ``|rFFT|**2`` of frames ``(frames, n_fft)`` →
     ``(1 + n_fft // 2, frames)`` (librosa's frequency × time layout)."""
+    n_fft = _check_positive_int(n_fft, "n_fft")
+    frames = check.array(frames, "frames", ndim=2, kind="numeric", finite=True,
+                         what="frames (frames, n_fft)")
+    if frames.shape[1] != n_fft:
+        raise check.value_error("frames", f"frames of shape (frames, n_fft={n_fft})", frames)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann
     return (np.abs(np.fft.rfft(frames * window, n=n_fft, axis=-1)) ** 2).T
 
 
 def power_to_db(power, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
     """``10 log10(max(amin, S))`` floored at ``max - top_db`` (``ref=1``), like librosa's."""
+    power = check.array(power, "power", kind="numeric", finite=True, what="a power spectrogram")
+    if power.size == 0:
+        raise check.value_error("power", "a non-empty power spectrogram", power)
+    if np.any(power < 0):
+        raise check.value_error("power", "a power spectrogram of values >= 0", power,
+                                f"values down to {power.min():g}")
+    amin = check.number(amin, "amin", minimum=0.0, exclusive_minimum=True)
+    top_db = _check_top_db(top_db)
     db = 10.0 * np.log10(np.maximum(amin, power))
     if top_db is not None:
         db = np.maximum(db, db.max() - top_db)
     return db
 
 
-def mfcc_numpy(clip, sr: float = DEFAULTS["sr"], n_mfcc: int = DEFAULTS["n_mfcc"],
+def mfcc_numpy(clip, *, sr: float = DEFAULTS["sr"], n_mfcc: int = DEFAULTS["n_mfcc"],
                n_fft: int = DEFAULTS["n_fft"], hop_length: int = DEFAULTS["hop_length"],
                n_mels: int = DEFAULTS["n_mels"], fmin: float = 0.0, fmax=None,
                top_db: float | None = 80.0) -> np.ndarray:
     """MFCC of one clip ``(samples,)`` from scratch in NumPy (float64 inside) →
     ``(n_mfcc, frames)``: frames → window → ``|STFT|²`` → mel → dB → DCT-II (ortho).
     The reference for lesson 04's exercise; matches :func:`mfcc` (tested)."""
+    sr, n_fft, n_mels, n_mfcc, fmin, fmax, _, _ = _check_mel_options(
+        sr, n_fft, n_mels, n_mfcc, fmin, fmax, False, "slaney")
+    hop_length = _check_positive_int(hop_length, "hop_length")
+    top_db = _check_top_db(top_db)
     frames = frame_signal(clip, n_fft, hop_length)
     power = power_spectrogram(frames.astype(np.float64), n_fft)
     mel = mel_filterbank(sr, n_fft, n_mels, fmin, fmax).astype(np.float64) @ power
@@ -287,18 +329,15 @@ def deltas(features, order: int = 1, width: int = 9) -> np.ndarray:
     """
     import librosa
 
-    array = np.asarray(features)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"features must be floating point, got dtype {array.dtype}")
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 3 \
-            or width % 2 == 0:
-        raise ValueError(f"width must be an odd int >= 3, got {width!r}")
+    array = check.array(features, "features", kind="float", finite=True,
+                        what="MFCC features (..., n_mfcc, frames)")
+    order = check.one_of(order, "order", (1, 2))
+    width = check.integer(width, "width", minimum=3, expected="an odd int >= 3")
+    if width % 2 == 0:
+        raise check.value_error("width", "an odd int >= 3", width)
     if array.ndim < 1 or array.shape[-1] < width:
-        raise ValueError(
-            f"deltas need at least width={width} frames on the last axis, got shape {array.shape}"
-        )
+        raise check.value_error("features", f"at least width={width} frames on the last axis",
+                                array)
     return librosa.feature.delta(array, width=width, order=order, axis=-1).astype(array.dtype)
 
 
@@ -314,8 +353,9 @@ if keras is not None:
         No trainable weights. The mel filterbank (:func:`mel_filterbank`, tested equal to
         ``librosa.filters.mel``) and the DCT matrix are rebuilt from the config in ``build()``,
         so the saved file holds no arrays and the layer loads without librosa. Works inside a
-        model, in ``tf.data`` (``dataset.map(layer)``) and on GPU. Eager calls check for NaN/inf
-        samples (``ValueError``); traced calls skip that check for speed.
+        model, in ``tf.data`` (``dataset.map(layer)``) and on GPU. NaN/inf samples raise a
+        ``ValueError`` on eager calls and ``tf.errors.InvalidArgumentError`` (same message) inside
+        a traced ``fit``/``predict``.
         """
 
         def __init__(self, sr=DEFAULTS["sr"], n_mfcc=DEFAULTS["n_mfcc"], n_fft=DEFAULTS["n_fft"],
@@ -327,12 +367,8 @@ if keras is not None:
              self.mel_norm) = _check_mel_options(sr, n_fft, n_mels, n_mfcc, fmin, fmax, htk,
                                                  mel_norm)
             self.hop_length = _check_positive_int(hop_length, "hop_length")
-            if top_db is not None and not top_db > 0:
-                raise ValueError(f"top_db must be > 0 or None, got {top_db!r}")
-            self.top_db = None if top_db is None else float(top_db)
-            if not amin > 0:
-                raise ValueError(f"amin must be > 0, got {amin!r}")
-            self.amin = float(amin)
+            self.top_db = _check_top_db(top_db)
+            self.amin = check.number(amin, "amin", minimum=0.0, exclusive_minimum=True)
             self.supports_masking = False
             self._mel_matrix = None
             self._dct_matrix = None
@@ -366,14 +402,20 @@ if keras is not None:
                 raise ValueError(
                     f"MFCC expects audio of shape (batch, samples), got shape {audio.shape}"
                 )
+            if audio.shape[-1] is not None and audio.shape[-1] < self.n_fft:
+                raise check.value_error(
+                    "audio", f"clips no shorter than one frame (n_fft={self.n_fft} samples)",
+                    audio, f"clips of {audio.shape[-1]} samples")
             if tf.executing_eagerly() and not isinstance(audio, keras.KerasTensor):
-                if audio.shape[-1] < self.n_fft:
-                    raise ValueError(
-                        f"audio clips are {audio.shape[-1]} samples, shorter than one frame "
-                        f"(n_fft={self.n_fft})"
-                    )
                 if not bool(tf.reduce_all(tf.math.is_finite(audio))):
-                    raise ValueError("audio contains NaN or infinite samples; expected finite")
+                    raise check.value_error("audio", "finite samples", audio,
+                                            f"{check.describe(audio)} with NaN or infinite samples")
+            elif not isinstance(audio, keras.KerasTensor):
+                # Traced (inside model.fit / predict): the same check as a graph op, which raises
+                # tf.errors.InvalidArgumentError with this message when a batch has NaN/inf.
+                audio = tf.debugging.assert_all_finite(
+                    audio, "MFCC: audio must be finite samples. Received: audio with NaN or "
+                    "infinite samples")
             audio = tf.cast(audio, "float32")
             half = self.n_fft // 2
             padded = tf.pad(audio, [[0, 0], [half, half]], mode="CONSTANT")

@@ -14,26 +14,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mmcourse import _validate as check
+
 __all__ = ["conv_output_shape", "cnn_output_shapes", "cnn_parameter_count", "build_cnn_encoder",
            "build_linear_encoder"]
 
 
 def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) and not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return value
+    return check.positive_int(value, name)
 
 
 def _check_input_shape(input_shape, rank: int = 3) -> tuple[int, ...]:
-    if not isinstance(input_shape, Sequence) or len(input_shape) != rank:
-        raise ValueError(
-            f"input_shape must be a sequence of {rank} positive ints (height, width, channels), "
-            f"got {input_shape!r}"
-        )
+    expected = f"a sequence of {rank} positive ints (height, width, channels)"
+    if isinstance(input_shape, str) or not isinstance(input_shape, Sequence):
+        raise check.type_error("input_shape", expected, input_shape)
+    if len(input_shape) != rank:
+        raise check.value_error("input_shape", expected, input_shape)
     return tuple(_positive_int(size, "input_shape entry") for size in input_shape)
+
+
+def _check_filters(filters) -> tuple[int, ...]:
+    expected = "a non-empty sequence of positive ints (filters per Conv2D layer)"
+    if isinstance(filters, str) or not isinstance(filters, Sequence):
+        raise check.type_error("filters", expected, filters)
+    if len(filters) == 0:
+        raise check.value_error("filters", expected, filters)
+    return tuple(_positive_int(count, "filters entry") for count in filters)
+
+
+def _check_padding(padding) -> str:
+    return check.one_of(padding, "padding", ("valid", "same"))
 
 
 def conv_output_shape(size: int, kernel_size: int, stride: int = 1, padding: str = "valid") -> int:
@@ -46,14 +56,12 @@ def conv_output_shape(size: int, kernel_size: int, stride: int = 1, padding: str
     size = _positive_int(size, "size")
     kernel_size = _positive_int(kernel_size, "kernel_size")
     stride = _positive_int(stride, "stride")
-    if padding == "same":
+    if _check_padding(padding) == "same":
         return -(-size // stride)
-    if padding != "valid":
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
     if kernel_size > size:
-        raise ValueError(
-            f"a window of {kernel_size} does not fit in {size} with padding='valid'"
-        )
+        raise check.value_error(
+            "kernel_size", f"<= size ({size}) with padding='valid' (a window of {kernel_size} "
+            f"does not fit in {size})", kernel_size)
     return (size - kernel_size) // stride + 1
 
 
@@ -71,6 +79,11 @@ def cnn_output_shapes(
     next to ``model.summary()`` and check that they agree.
     """
     height, width, _ = _check_input_shape(input_shape)
+    filters = _check_filters(filters)
+    kernel_size = _positive_int(kernel_size, "kernel_size")
+    pool_size = _positive_int(pool_size, "pool_size")
+    padding = _check_padding(padding)
+    feature_dim = _positive_int(feature_dim, "feature_dim")
     shapes: list[tuple[str, tuple[int, ...]]] = [("input", (height, width, input_shape[-1]))]
     for index, num_filters in enumerate(filters):
         height = conv_output_shape(height, kernel_size, 1, padding)
@@ -129,8 +142,11 @@ def build_cnn_encoder(
 
     feature_dim = _positive_int(feature_dim, "feature_dim")
     input_shape = _check_input_shape(input_shape)
-    if len(filters) == 0:
-        raise ValueError("filters must list at least one Conv2D layer's filter count, got ()")
+    filters = _check_filters(filters)
+    dropout = check.number(dropout, "dropout", minimum=0.0, maximum=1.0,
+                           expected="a rate in [0, 1)")
+    if dropout >= 1.0:
+        raise check.value_error("dropout", "a rate in [0, 1)", dropout)
     # Validate sizes (raises a clear ValueError when a window no longer fits).
     cnn_output_shapes(input_shape, filters, kernel_size, pool_size, padding, feature_dim)
     inputs = keras.Input(shape=input_shape, name="image")

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmcourse import _validate as check
+
 __all__ = [
     "PADDING_INDEX",
     "OOV_INDEX",
@@ -26,7 +28,7 @@ __all__ = [
     "vectorize",
     "tokenize",
     "build_vocabulary",
-    "encode",
+    "encode_text",
     "one_hot_tokens",
     "TokenOneHot",
     "build_rnn_encoder",
@@ -47,13 +49,17 @@ except ImportError:  # pragma: no cover
 
 def _as_text_array(texts, name: str = "texts") -> np.ndarray:
     if isinstance(texts, str):
-        raise TypeError(f"{name} must be a sequence of strings, got a single str {texts!r}")
+        raise TypeError(f"{name} must be a sequence of strings, not a single str. Received: "
+                        f"{name}={texts!r} (a single str; wrap it in a list)")
+    if texts is None or isinstance(texts, (bytes, dict)):
+        raise check.type_error(name, "a sequence of strings", texts)
     array = np.asarray(texts, dtype=object)
     if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one string per sample), got shape {array.shape}")
+        raise check.value_error(name, "1-D (one string per sample)", array)
     for item in array:
         if not isinstance(item, (str, bytes)):
-            raise TypeError(f"{name} must contain strings, got {type(item).__name__} {item!r}")
+            raise TypeError(f"{name} must contain strings. Received: {name} containing "
+                            f"{check.describe(item)}")
     return array.astype(str)
 
 
@@ -69,10 +75,16 @@ def make_vectorizer(train_texts, max_length: int = 8, max_tokens: int | None = N
 
     texts = _as_text_array(train_texts, "train_texts")
     if len(texts) == 0:
-        raise ValueError("train_texts is empty: the vocabulary needs at least one training hint")
-    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) \
-            or max_length <= 0:
-        raise ValueError(f"max_length must be a positive int, got {max_length!r}")
+        raise check.value_error("train_texts", "at least one training hint (the vocabulary is "
+                                "adapted on them)", texts, "an empty sequence")
+    max_length = check.positive_int(max_length, "max_length")
+    if max_tokens is not None:
+        max_tokens = check.integer(max_tokens, "max_tokens", minimum=3,
+                                   expected="None or an int >= 3 (padding, [UNK], one word)")
+    if not callable(standardize):
+        standardize = check.one_of(standardize, "standardize",
+                                   ("lower_and_strip_punctuation", "lower", "strip_punctuation",
+                                    None))
     vectorizer = keras.layers.TextVectorization(
         max_tokens=max_tokens,
         standardize=standardize,
@@ -87,6 +99,9 @@ def make_vectorizer(train_texts, max_length: int = 8, max_tokens: int | None = N
 
 def vectorize(vectorizer, texts) -> np.ndarray:
     """Apply ``vectorizer`` to strings ``(N,)`` and return NumPy int64 ids ``(N, max_length)``."""
+    if not callable(vectorizer):
+        raise check.type_error("vectorizer", "a TextVectorization layer (from make_vectorizer)",
+                               vectorizer)
     texts = _as_text_array(texts)
     return np.asarray(vectorizer(texts)).astype(np.int64)
 
@@ -95,7 +110,7 @@ def tokenize(text: str) -> list[str]:
     """Pure-Python reference for ``TextVectorization``'s default tokenising (tested equal):
     lower-case, delete ASCII punctuation, split on whitespace. ``"Seven!"`` → ``["seven"]``."""
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__} {text!r}")
+        raise check.type_error("text", "a str", text)
     return text.lower().translate(_PUNCTUATION).split()
 
 
@@ -110,12 +125,25 @@ def build_vocabulary(texts) -> list[str]:
     return [PADDING_TOKEN, OOV_TOKEN, *words]
 
 
-def encode(text: str, vocabulary, max_length: int) -> np.ndarray:
+def encode_text(text: str, vocabulary, max_length: int) -> np.ndarray:
     """Token ids int64 ``(max_length,)`` of one text: unknown words → 1, padded with 0 at the
-    end, truncated to ``max_length`` — what a ``TextVectorization`` layer returns for one hint."""
+    end, truncated to ``max_length`` — what a ``TextVectorization`` layer returns for one hint.
+
+    (Called ``encode`` before; that name still works. Not to be confused with
+    :func:`mmcourse.training.encode`, which runs encoders over a whole split.)
+    """
+    words = tokenize(text)
+    if isinstance(vocabulary, (str, bytes)) or not isinstance(vocabulary, (list, tuple)) and \
+            not isinstance(vocabulary, np.ndarray):
+        raise check.type_error("vocabulary", "a list of words (from build_vocabulary or "
+                               "layer.get_vocabulary())", vocabulary)
+    max_length = check.positive_int(max_length, "max_length")
     index = {word: position for position, word in enumerate(vocabulary)}
-    ids = [index.get(word, OOV_INDEX) for word in tokenize(text)][:max_length]
+    ids = [index.get(word, OOV_INDEX) for word in words][:max_length]
     return np.array(ids + [PADDING_INDEX] * (max_length - len(ids)), dtype=np.int64)
+
+
+encode = encode_text  # the name used before (kept so older notebooks keep working)
 
 
 def one_hot_tokens(token_ids, num_vocab: int) -> np.ndarray:
@@ -124,13 +152,11 @@ def one_hot_tokens(token_ids, num_vocab: int) -> np.ndarray:
     token_ids: ints, shape ``(..., max_length)`` → float32 ``(..., max_length, num_vocab)``.
     Padding (id 0) becomes an all-zero row, so it carries no information.
     """
-    ids = np.asarray(token_ids)
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"token_ids must be integers, got dtype {ids.dtype}")
+    ids = check.array(token_ids, "token_ids", kind="int", what="integer token ids")
+    num_vocab = check.integer(num_vocab, "num_vocab", minimum=2)
     if ids.size and (ids.min() < 0 or ids.max() >= num_vocab):
-        raise ValueError(
-            f"token ids must lie in [0, {num_vocab}), got range [{ids.min()}, {ids.max()}]"
-        )
+        raise check.value_error("token_ids", f"token ids in [0, {num_vocab})", ids,
+                                f"ids in [{ids.min()}, {ids.max()}]")
     out = np.eye(num_vocab, dtype=np.float32)[ids]
     out[ids == PADDING_INDEX] = 0.0
     return out
@@ -148,10 +174,7 @@ if keras is not None:
 
         def __init__(self, num_vocab: int, **kwargs):
             super().__init__(**kwargs)
-            if isinstance(num_vocab, bool) or not isinstance(num_vocab, (int, np.integer)) \
-                    or num_vocab < 2:
-                raise ValueError(f"num_vocab must be an int >= 2, got {num_vocab!r}")
-            self.num_vocab = int(num_vocab)
+            self.num_vocab = check.integer(num_vocab, "num_vocab", minimum=2)
             self.supports_masking = True
 
         def call(self, token_ids):
@@ -178,16 +201,15 @@ def _build_recurrent_encoder(cell: str, num_vocab, max_length, feature_dim, inpu
     for value, label in ((num_vocab, "num_vocab"), (max_length, "max_length"),
                          (feature_dim, "feature_dim"), (embedding_dim, "embedding_dim"),
                          (units, "units")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"{label} must be a positive int, got {value!r}")
+        check.positive_int(value, label)
+    input_mode = check.one_of(input_mode, "input_mode", ("one_hot", "embedding"))
+    return_sequences = check.boolean(return_sequences, "return_sequences")
     inputs = keras.Input(shape=(int(max_length),), dtype="int32", name="token_ids")
     if input_mode == "one_hot":
         x = TokenOneHot(int(num_vocab), name="one_hot")(inputs)
     elif input_mode == "embedding":
         x = keras.layers.Embedding(int(num_vocab), int(embedding_dim), mask_zero=True,
                                    name="embedding")(inputs)
-    else:
-        raise ValueError(f"input_mode must be 'one_hot' or 'embedding', got {input_mode!r}")
     recurrent = keras.layers.SimpleRNN if cell == "rnn" else keras.layers.LSTM
     x = recurrent(int(units), return_sequences=return_sequences, name=cell)(x)
     if return_sequences:

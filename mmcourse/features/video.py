@@ -13,24 +13,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mmcourse import _validate as check
+
 __all__ = ["build_timedistributed_lstm_encoder", "build_conv3d_encoder"]
 
 
 def _check_clip_shape(input_shape) -> tuple[int, int, int, int]:
-    if not isinstance(input_shape, Sequence) or len(input_shape) != 4 or any(
-            isinstance(size, bool) or not isinstance(size, int) or size <= 0
-            for size in input_shape):
-        raise ValueError(
-            f"input_shape must be 4 positive ints (frames, height, width, channels), "
-            f"got {input_shape!r}"
-        )
-    return tuple(input_shape)
+    expected = "4 positive ints (frames, height, width, channels)"
+    if isinstance(input_shape, str) or not isinstance(input_shape, Sequence):
+        raise check.type_error("input_shape", expected, input_shape)
+    if len(input_shape) != 4:
+        raise check.value_error("input_shape", expected, input_shape)
+    return tuple(check.positive_int(size, "input_shape entry") for size in input_shape)
 
 
 def _check_feature_dim(feature_dim) -> int:
-    if isinstance(feature_dim, bool) or not isinstance(feature_dim, int) or feature_dim <= 0:
-        raise ValueError(f"feature_dim must be a positive int, got {feature_dim!r}")
-    return feature_dim
+    return check.positive_int(feature_dim, "feature_dim")
+
+
+def _check_filters(filters) -> tuple[int, ...]:
+    expected = "a non-empty sequence of positive ints"
+    if isinstance(filters, str) or not isinstance(filters, Sequence):
+        raise check.type_error("filters", expected, filters)
+    if not filters:
+        raise check.value_error("filters", expected, filters)
+    return tuple(check.positive_int(count, "filters entry") for count in filters)
 
 
 def build_timedistributed_lstm_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1),
@@ -47,6 +54,9 @@ def build_timedistributed_lstm_encoder(feature_dim: int = 32, input_shape=(8, 16
 
     frames, height, width, channels = _check_clip_shape(input_shape)
     feature_dim = _check_feature_dim(feature_dim)
+    filters = _check_filters(filters)
+    frame_dim = check.positive_int(frame_dim, "frame_dim")
+    lstm_units = check.positive_int(lstm_units, "lstm_units")
     frame_input = keras.Input(shape=(height, width, channels), name="frame")
     x = frame_input
     for index, num_filters in enumerate(filters):
@@ -77,6 +87,8 @@ def build_conv3d_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1),
 
     clip_shape = _check_clip_shape(input_shape)
     feature_dim = _check_feature_dim(feature_dim)
+    filters = _check_filters(filters)
+    kernel_size = check.positive_int(kernel_size, "kernel_size")
     inputs = keras.Input(shape=clip_shape, name="clip")
     x = inputs
     for index, num_filters in enumerate(filters):

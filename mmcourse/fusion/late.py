@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmcourse import _validate as check
+
 __all__ = [
     "average_probabilities",
     "weighted_vote",
@@ -26,41 +28,39 @@ __all__ = [
 
 
 def _check(probabilities, weights, presence):
-    if isinstance(probabilities, np.ndarray) or not isinstance(probabilities, (list, tuple)):
-        raise TypeError(
-            "probabilities must be a list with one (batch, classes) array per modality; "
-            f"received {type(probabilities).__name__}"
-        )
-    if len(probabilities) == 0:
-        raise ValueError("probabilities must hold at least one modality; received an empty list")
-    arrays = [np.asarray(p, dtype=np.float64) for p in probabilities]
+    probabilities = check.sequence(
+        probabilities, "probabilities",
+        expected="a list with at least one (batch, classes) array, one per modality")
+    arrays = [
+        check.array(p, f"probabilities[{index}]", ndim=2, kind="numeric", finite=True,
+                    what="probabilities (batch, classes)").astype(np.float64)
+        for index, p in enumerate(probabilities)
+    ]
     shapes = [array.shape for array in arrays]
-    if arrays[0].ndim != 2 or any(shape != shapes[0] for shape in shapes):
+    if any(shape != shapes[0] for shape in shapes):
         raise ValueError(
-            "probabilities must all have the same shape (batch, classes); received shapes "
-            f"{shapes}"
+            "probabilities must all have the same shape (batch, classes). Received: "
+            f"probabilities with shapes {shapes}"
         )
     stacked = np.stack(arrays, axis=1)  # (batch, M, classes)
-    if not np.all(np.isfinite(stacked)) or np.any(stacked < 0):
-        raise ValueError("probabilities must be finite and non-negative")
+    if np.any(stacked < 0):
+        raise check.value_error("probabilities", "non-negative probabilities", stacked,
+                                f"values down to {stacked.min():g}")
     count = len(arrays)
-    weight_array = np.ones(count) if weights is None else np.asarray(weights, dtype=np.float64)
-    if weight_array.shape != (count,) or np.any(weight_array < 0):
-        raise ValueError(
-            f"weights must be {count} non-negative numbers, one per modality; received "
-            f"{np.asarray(weights).tolist()}"
-        )
+    if weights is None:
+        weight_array = np.ones(count)
+    else:
+        weight_array = check.array(weights, "weights", kind="numeric", finite=True,
+                                   what=f"{count} non-negative numbers").astype(np.float64)
+        if weight_array.shape != (count,) or np.any(weight_array < 0) or not weight_array.any():
+            raise check.value_error(
+                "weights", f"{count} non-negative numbers (one per modality, not all 0)",
+                weight_array, f"{weight_array.tolist()}")
     batch = stacked.shape[0]
     if presence is None:
         presence_array = np.ones((batch, count))
     else:
-        presence_array = np.asarray(presence)
-        if presence_array.shape != (batch, count):
-            raise ValueError(
-                f"presence must have shape (batch, num_modalities) = ({batch}, {count}); "
-                f"received shape {presence_array.shape}"
-            )
-        presence_array = (presence_array > 0).astype(np.float64)
+        presence_array = check.presence(presence, "presence", batch=batch, num_modalities=count)
     return stacked, weight_array[None, :] * presence_array  # (batch, M, C), (batch, M)
 
 
@@ -107,18 +107,17 @@ def product_of_experts(
     are clipped to ``floor`` first so that one modality's hard zero cannot veto a class with
     ``log 0 = -inf`` (nor produce NaN when every class is zero). Returns ``(batch, classes)``.
     """
-    if not floor > 0:
-        raise ValueError(f"floor must be a positive number; received {floor!r}")
+    floor = check.number(floor, "floor", minimum=0.0, exclusive_minimum=True, maximum=1.0,
+                         expected="a number in (0, 1]")
     stacked, effective = _check(probabilities, weights, presence)
     log_probabilities = np.log(np.maximum(stacked, floor))
     scores = np.einsum("bm,bmc->bc", effective, log_probabilities)
     if prior is not None:
-        prior_array = np.asarray(prior, dtype=np.float64)
-        if prior_array.shape != (stacked.shape[-1],) or np.any(prior_array <= 0):
-            raise ValueError(
-                f"prior must be {stacked.shape[-1]} positive numbers (one per class); received "
-                f"shape {prior_array.shape}"
-            )
+        prior_array = check.array(prior, "prior", shape=(stacked.shape[-1],), kind="numeric",
+                                  finite=True, what="one number per class").astype(np.float64)
+        if np.any(prior_array <= 0):
+            raise check.value_error("prior", f"{stacked.shape[-1]} positive numbers (one per "
+                                    "class)", prior_array, f"{prior_array.tolist()}")
         experts = effective.sum(axis=1, keepdims=True)  # (batch, 1)
         scores = scores - (experts - 1.0) * np.log(prior_array / prior_array.sum())[None, :]
     scores = scores - scores.max(axis=-1, keepdims=True)
@@ -135,11 +134,10 @@ LATE_FUSION_METHODS = {
 
 def accuracy(probabilities, labels) -> float:
     """Fraction of rows whose most probable class equals the integer label."""
-    probability_array = np.asarray(probabilities)
-    label_array = np.asarray(labels)
-    if probability_array.ndim != 2 or label_array.shape != probability_array.shape[:1]:
-        raise ValueError(
-            "accuracy needs probabilities (batch, classes) and labels (batch,); received shapes "
-            f"{probability_array.shape} and {label_array.shape}"
-        )
+    probability_array = check.array(probabilities, "probabilities", ndim=2, kind="numeric",
+                                    finite=True, what="probabilities (batch, classes)")
+    label_array = check.labels(labels, "labels", num_classes=probability_array.shape[1])
+    check.same_length({"probabilities": probability_array, "labels": label_array})
+    if len(label_array) == 0:
+        raise check.value_error("labels", "at least one label", label_array)
     return float(np.mean(np.argmax(probability_array, axis=-1) == label_array))

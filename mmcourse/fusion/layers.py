@@ -28,7 +28,10 @@ import math
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import ops
+
+from mmcourse import _validate as check
 
 __all__ = [
     "WeightedAverage",
@@ -42,7 +45,18 @@ __all__ = [
     "FUSION_LAYERS",
 ]
 
-_EPSILON = 1e-12
+
+
+def _safe_divide(numerator, denominator):
+    """``numerator / denominator`` where ``denominator > 0``, else 0 — finite in any float dtype.
+
+    (A constant epsilon such as ``1e-12`` is 0 in float16, so under the ``mixed_float16`` policy a
+    row with every modality missing would divide 0 / 0.) The safe denominator also keeps the
+    gradient of the unused branch finite.
+    """
+    positive = denominator > 0
+    safe = ops.where(positive, denominator, ops.ones_like(denominator))
+    return ops.where(positive, numerator / safe, ops.zeros_like(numerator))
 
 
 def _shape_text(shape) -> str:
@@ -123,16 +137,32 @@ class _FusionLayer(keras.layers.Layer):
     def _make_weights(self, dims):  # subclasses create their weights here
         pass
 
-    def _presence(self, presence, num_modalities: int):
+    def _presence(self, presence, num_modalities: int, batch=None):
         if presence is None:
             return None
+        layer = type(self).__name__
+        expected = (f"a ({'batch' if batch is None else batch}, {num_modalities}) mask, 1 for a "
+                    "present and 0 for a missing modality (bool or numbers)")
+        if isinstance(presence, (str, bytes, list, tuple)) and not _is_numeric_nested(presence):
+            raise check.type_error(f"{layer}: presence", expected, presence)
         presence = ops.convert_to_tensor(presence)
+        dtype = str(getattr(presence.dtype, "name", presence.dtype))
+        if not (dtype.startswith(("float", "int", "uint", "bfloat")) or dtype == "bool"):
+            raise check.type_error(f"{layer}: presence", expected, presence)
         shape = tuple(presence.shape)
-        if len(shape) != 2 or (shape[1] is not None and shape[1] != num_modalities):
+        if (len(shape) != 2 or (shape[1] is not None and shape[1] != num_modalities)
+                or (batch is not None and shape[0] is not None and shape[0] != batch)):
             raise ValueError(
-                f"{type(self).__name__}: presence must have shape (batch, {num_modalities}), "
-                f"1 for a present and 0 for a missing modality; got shape {_shape_text(shape)}."
+                f"{layer}: presence must have shape ({'batch' if batch is None else batch}, "
+                f"{num_modalities}), 1 for a present and 0 for a missing modality. Received: "
+                f"presence of shape {_shape_text(shape)}"
             )
+        if not isinstance(presence, keras.KerasTensor) and _is_eager(presence):
+            values = np.asarray(ops.convert_to_numpy(presence), dtype=np.float64)
+            if not np.all((values == 0) | (values == 1)):
+                odd = np.unique(values[(values != 0) & (values != 1)])[:5].tolist()
+                raise check.value_error(f"{layer}: presence", expected, presence,
+                                        f"a mask containing {odd}")
         return ops.cast(presence, self.compute_dtype)
 
     def call(self, features, presence=None):
@@ -147,8 +177,10 @@ class _FusionLayer(keras.layers.Layer):
     def _prepare(self, features, presence):
         """Cast and check the inputs; returns ``(features, presence)`` as tensors."""
         features = [ops.cast(ops.convert_to_tensor(f), self.compute_dtype) for f in features]
-        self._validate([tuple(f.shape) for f in features])
-        return features, self._presence(presence, len(features))
+        shapes = [tuple(f.shape) for f in features]
+        self._validate(shapes)
+        batch = next((shape[0] for shape in shapes if shape[0] is not None), None)
+        return features, self._presence(presence, len(features), batch)
 
     def _fuse(self, features, presence):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -193,9 +225,23 @@ class _FusionLayer(keras.layers.Layer):
 def _check_units(layer_name: str, units, required: bool = False):
     if units is None and not required:
         return None
-    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-        raise ValueError(f"{layer_name}: units must be a positive int; got {units!r}.")
-    return units
+    return check.positive_int(units, f"{layer_name}: units")
+
+
+def _is_numeric_nested(value) -> bool:
+    try:
+        return np.asarray(value).dtype.kind in "biuf"
+    except (TypeError, ValueError):
+        return False
+
+
+def _is_eager(tensor) -> bool:
+    """True for a concrete tensor (its values can be checked), False inside a traced function."""
+    try:
+        import tensorflow as tf
+    except ImportError:  # pragma: no cover - the course runs on the TensorFlow backend
+        return True
+    return not tf.is_symbolic_tensor(tensor) if tf.is_tensor(tensor) else True
 
 
 def _require_equal_dims(layer_name: str, dims, units):
@@ -230,6 +276,7 @@ class WeightedAverage(_FusionLayer):
 
     def __init__(
         self,
+        *,
         units=None,
         fusion_weights=None,
         learnable=True,
@@ -238,21 +285,31 @@ class WeightedAverage(_FusionLayer):
     ):
         super().__init__(**kwargs)
         self.units = _check_units("WeightedAverage", units)
-        if normalization not in ("softmax", "none"):
-            raise ValueError(
-                f"WeightedAverage: normalization must be 'softmax' or 'none'; got {normalization!r}."
-            )
+        normalization = check.one_of(normalization, "WeightedAverage: normalization",
+                                     ("softmax", "none"))
+        learnable = check.boolean(learnable, "WeightedAverage: learnable")
         if fusion_weights is not None:
-            fusion_weights = [float(weight) for weight in fusion_weights]
-            if normalization == "softmax" and min(fusion_weights) <= 0:
-                raise ValueError(
-                    "WeightedAverage: with normalization='softmax' the fusion_weights must be "
-                    f"positive; got {fusion_weights}."
-                )
+            fusion_weights = [
+                float(weight) for weight in check.array(
+                    fusion_weights, "WeightedAverage: fusion_weights", ndim=1, kind="numeric",
+                    finite=True, what="one finite number per modality")
+            ]
+            if normalization == "softmax" and min(fusion_weights, default=0.0) <= 0:
+                raise check.value_error(
+                    "WeightedAverage: fusion_weights",
+                    "positive numbers with normalization='softmax'", fusion_weights)
+            if (normalization == "softmax" and not learnable
+                    and not math.isclose(sum(fusion_weights), 1.0, rel_tol=1e-6)):
+                raise check.value_error(
+                    "WeightedAverage: fusion_weights",
+                    "weights summing to 1 with learnable=False and normalization='softmax' "
+                    "(they would be rescaled silently); pass normalization='none' to use them "
+                    "as given", fusion_weights)
         elif not learnable:
-            raise ValueError("WeightedAverage: learnable=False needs fusion_weights=[...].")
+            raise ValueError("WeightedAverage: learnable=False needs fusion_weights=[...]. "
+                             "Received: fusion_weights=None")
         self.fusion_weights = fusion_weights
-        self.learnable = bool(learnable)
+        self.learnable = learnable
         self.normalization = normalization
 
     def _check_dims(self, dims):
@@ -303,7 +360,7 @@ class WeightedAverage(_FusionLayer):
             weights = weights * presence  # (batch, n)
             if self.normalization == "softmax":
                 total = ops.sum(weights, axis=1, keepdims=True)
-                weights = weights / ops.maximum(total, _EPSILON)
+                weights = _safe_divide(weights, total)
         stacked = ops.stack(features, axis=1)  # (batch, n, d)
         return ops.sum(stacked * ops.expand_dims(weights, -1), axis=1)
 
@@ -337,7 +394,7 @@ class Product(_FusionLayer):
     Parameters: ``Σ_i (d_i·units + units)`` if units, else 0.
     """
 
-    def __init__(self, units=None, **kwargs):
+    def __init__(self, *, units=None, **kwargs):
         super().__init__(**kwargs)
         self.units = _check_units("Product", units)
 
@@ -381,7 +438,14 @@ class Concatenate(_FusionLayer):
     Parameters: ``(Σ_i d_i)·units + units`` if units, else 0.
     """
 
-    def __init__(self, units=None, activation=None, **kwargs):
+    def __init__(self, *, units=None, activation=None, **kwargs):
+        if "axis" in kwargs:
+            raise TypeError(
+                "mmcourse.fusion.layers.Concatenate joins a list of (batch, d_i) features along "
+                "the feature axis and takes units= (an optional projection), not axis= — that "
+                "is keras.layers.Concatenate(axis=...). Received: axis="
+                f"{kwargs['axis']!r}"
+            )
         super().__init__(**kwargs)
         self.units = _check_units("Concatenate", units)
         self.activation = keras.activations.get(activation)
@@ -475,11 +539,13 @@ class AttentionFusion(_FusionLayer):
     where ``h`` is the projected size (``W_a``, ``b_a`` and ``v``).
     """
 
-    def __init__(self, units=None, attention_units=16, return_attention=False, **kwargs):
+    def __init__(self, *, units=None, attention_units=16, return_attention=False, **kwargs):
         super().__init__(**kwargs)
         self.units = _check_units("AttentionFusion", units)
-        self.attention_units = _check_units("AttentionFusion", attention_units, required=True)
-        self.return_attention = bool(return_attention)
+        self.attention_units = check.positive_int(attention_units,
+                                                  "AttentionFusion: attention_units")
+        self.return_attention = check.boolean(return_attention,
+                                              "AttentionFusion: return_attention")
 
     def _check_dims(self, dims):
         _require_equal_dims("AttentionFusion", dims, self.units)
@@ -510,9 +576,7 @@ class AttentionFusion(_FusionLayer):
         exponentials = ops.exp(scores)
         if presence is not None:
             exponentials = exponentials * presence  # exactly zero for a missing modality
-        attention = exponentials / ops.maximum(
-            ops.sum(exponentials, axis=1, keepdims=True), _EPSILON
-        )
+        attention = _safe_divide(exponentials, ops.sum(exponentials, axis=1, keepdims=True))
         fused = ops.sum(stacked * ops.expand_dims(attention, -1), axis=1)
         if self.return_attention:
             return fused, attention
@@ -593,12 +657,10 @@ class LowRankFusion(_FusionLayer):
     Parameters: ``rank·units·Σ_i (d_i + 1) + units`` (factors ``(rank, d_i + 1, units)`` + bias).
     """
 
-    def __init__(self, units, rank=4, **kwargs):
+    def __init__(self, *, units, rank=4, **kwargs):
         super().__init__(**kwargs)
         self.units = _check_units("LowRankFusion", units, required=True)
-        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-            raise ValueError(f"LowRankFusion: rank must be a positive int; got {rank!r}.")
-        self.rank = rank
+        self.rank = check.positive_int(rank, "LowRankFusion: rank")
 
     def _make_weights(self, dims):
         self.factors = [

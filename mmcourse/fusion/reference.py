@@ -24,6 +24,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mmcourse import _validate as check
+
 __all__ = [
     "weighted_average",
     "product",
@@ -37,26 +39,29 @@ __all__ = [
 
 def _as_feature_list(features, name: str = "features") -> list[np.ndarray]:
     """Validate a list of per-modality features; return them as float arrays of ndim 1 or 2."""
-    if isinstance(features, np.ndarray) or not isinstance(features, Sequence):
-        raise TypeError(
-            f"{name} must be a list of arrays, one per modality; received {type(features).__name__}"
-        )
+    if isinstance(features, np.ndarray) or not isinstance(features, Sequence) or isinstance(
+        features, str
+    ):
+        raise check.type_error(name, "a list of arrays, one per modality", features)
     if len(features) == 0:
-        raise ValueError(f"{name} must hold at least one modality; received an empty list")
+        raise check.value_error(name, "a list of at least one modality's array", features,
+                                "an empty list")
     arrays = []
     for index, feature in enumerate(features):
-        try:
-            array = np.asarray(feature, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise TypeError(
-                f"{name}[{index}] must be a numeric array; received {type(feature).__name__}"
-            ) from error
-        if array.ndim not in (1, 2):
-            raise ValueError(
-                f"{name}[{index}] must have shape (d,) or (batch, d); received shape {array.shape}"
-            )
-        arrays.append(array)
+        array = check.array(feature, f"{name}[{index}]", ndim=(1, 2), kind="numeric",
+                            finite=True, what="an array of shape (d,) or (batch, d)")
+        arrays.append(array.astype(np.float64))
     return arrays
+
+
+def _weights(weights, count: int, name: str = "weights") -> np.ndarray:
+    """``count`` finite numbers, one per modality."""
+    weight_array = check.array(weights, name, kind="numeric", finite=True,
+                               what="one number per modality").astype(np.float64)
+    if weight_array.shape != (count,):
+        raise check.value_error(
+            name, f"one number per modality, shape ({count},)", weight_array)
+    return weight_array
 
 
 def _require_same_shape(arrays: list[np.ndarray], name: str, formula: str) -> None:
@@ -91,12 +96,7 @@ def weighted_average(features, weights) -> np.ndarray:
     """
     arrays = _as_feature_list(features)
     _require_same_shape(arrays, "features", "weighted-average fusion")
-    weight_array = np.asarray(weights, dtype=np.float64)
-    if weight_array.shape != (len(arrays),):
-        raise ValueError(
-            f"weights must hold one number per modality, shape ({len(arrays)},); "
-            f"received shape {weight_array.shape}"
-        )
+    weight_array = _weights(weights, len(arrays))
     return sum(weight * array for weight, array in zip(weight_array, arrays, strict=True))
 
 
@@ -131,39 +131,51 @@ def softmax(scores, axis: int = -1) -> np.ndarray:
     scores: any real array; the result has the same shape and sums to 1 along ``axis``.
     Large scores (``1000``) do not overflow; ``-inf`` scores get weight 0.
     """
-    score_array = np.asarray(scores, dtype=np.float64)
+    score_array = check.array(scores, "scores", kind="numeric").astype(np.float64)
     if score_array.ndim == 0:
-        raise ValueError("softmax needs at least one axis; received a scalar")
+        raise check.value_error("scores", "an array with at least one axis (softmax needs one)",
+                                scores, f"a scalar {score_array.item()!r}")
+    if np.isnan(score_array).any() or np.isposinf(score_array).any():
+        raise check.value_error("scores", "real scores without NaN or +inf (-inf means weight 0)",
+                                score_array)
+    axis = check.integer(axis, "axis", minimum=-score_array.ndim, maximum=score_array.ndim - 1)
     shifted = score_array - np.max(score_array, axis=axis, keepdims=True)
     exponentials = np.exp(shifted)
     return exponentials / np.sum(exponentials, axis=axis, keepdims=True)
 
 
-def attention_weights(scores, mask=None) -> np.ndarray:
+def attention_weights(scores, presence=None, *, mask=None) -> np.ndarray:
     """Attention weights over modalities: ``a = softmax(s)`` along the last (modality) axis.
 
     scores: shape ``(M,)`` or ``(batch, M)``, one relevance score per modality.
-    mask: optional bool array of the same shape; ``False`` marks a missing modality, whose weight
-    is exactly 0 (the others are renormalised). Every row needs at least one present modality.
-    Returns shape of ``scores``; each row sums to 1.
+    presence: optional 0/1 (or bool) array of the same shape, as everywhere in the package;
+    0/``False`` marks a missing modality, whose weight is exactly 0 (the others are
+    renormalised). Every row needs at least one present modality. ``mask=`` is the old name of
+    ``presence`` (still accepted). Returns shape of ``scores``; each row sums to 1.
     """
-    score_array = np.asarray(scores, dtype=np.float64)
-    if score_array.ndim not in (1, 2):
-        raise ValueError(
-            f"scores must have shape (M,) or (batch, M); received shape {score_array.shape}"
-        )
-    if mask is None:
+    score_array = check.array(scores, "scores", ndim=(1, 2), kind="numeric", finite=True,
+                              what="scores of shape (M,) or (batch, M)").astype(np.float64)
+    if mask is not None:
+        if presence is not None:
+            raise TypeError("attention_weights takes presence= (or its old name mask=), not "
+                            "both. Received: presence and mask")
+        presence, name = mask, "mask"
+    else:
+        name = "presence"
+    if presence is None:
         return softmax(score_array, axis=-1)
-    mask_array = np.asarray(mask)
-    if mask_array.shape != score_array.shape:
-        raise ValueError(
-            f"mask must have the shape of scores {score_array.shape}; "
-            f"received shape {mask_array.shape}"
-        )
-    mask_array = mask_array.astype(bool)
-    if not np.all(np.any(mask_array, axis=-1)):
-        raise ValueError("every sample needs at least one present modality; a mask row is all False")
-    masked_scores = np.where(mask_array, score_array, -np.inf)
+    presence_array = np.asarray(presence)
+    if presence_array.shape != score_array.shape:
+        raise check.value_error(name, f"a 0/1 array of the shape of scores {score_array.shape}",
+                                presence_array)
+    presence_array = check.presence(presence_array.reshape(-1, score_array.shape[-1]), name,
+                                    batch=None, num_modalities=score_array.shape[-1])
+    presence_array = presence_array.reshape(score_array.shape).astype(bool)
+    if not np.all(np.any(presence_array, axis=-1)):
+        raise check.value_error(name, "at least one present modality in every row (every sample "
+                                "needs at least one present modality)", presence_array,
+                                "a row that is all 0/False")
+    masked_scores = np.where(presence_array, score_array, -np.inf)
     return softmax(masked_scores, axis=-1)
 
 
@@ -177,13 +189,12 @@ def attention_sum(features, weights) -> np.ndarray:
     arrays = _as_feature_list(features)
     _require_same_shape(arrays, "features", "the attention-weighted sum")
     stacked = np.stack(arrays, axis=-2)  # (batch, M, d) or (M, d)
-    weight_array = np.asarray(weights, dtype=np.float64)
+    weight_array = check.array(weights, "weights", kind="numeric", finite=True,
+                               what="weights").astype(np.float64)
     expected = stacked.shape[:-1]
     if weight_array.shape != expected:
-        raise ValueError(
-            f"weights must have shape {expected} (one weight per modality per sample); "
-            f"received shape {weight_array.shape}"
-        )
+        raise check.value_error(
+            "weights", f"of shape {expected} (one weight per modality per sample)", weight_array)
     return np.sum(weight_array[..., None] * stacked, axis=-2)
 
 
@@ -212,7 +223,10 @@ def tensor_fusion(features) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # More references, used by the Keras layers of ``mmcourse.fusion.layers`` and by lessons 05/06.
-# Every function below works on batches: features of shape ``(batch, d_i)``.
+# Every function below works on batches: features of shape ``(batch, d_i)``. The three bare
+# late-fusion formulas are the test oracles of :mod:`mmcourse.fusion.late` (whose functions,
+# with weights, presence and a prior, are the ones to use) and carry a ``_reference`` suffix so
+# that ``mmcourse.fusion.product_of_experts`` can only mean one function.
 # ---------------------------------------------------------------------------------------------
 
 __all__ += [
@@ -221,9 +235,9 @@ __all__ += [
     "bilinear",
     "low_rank_fusion",
     "gated_fusion",
-    "average_probabilities",
-    "weighted_vote",
-    "product_of_experts",
+    "average_probabilities_reference",
+    "weighted_vote_reference",
+    "product_of_experts_reference",
 ]
 
 
@@ -233,20 +247,21 @@ def linear(features, kernel, bias=None) -> np.ndarray:
     features: shape ``(batch, d_in)``; kernel: ``(d_in, d_out)``; bias: ``(d_out,)`` or None.
     Returns shape ``(batch, d_out)``.
     """
-    array = np.asarray(features, dtype=np.float64)
-    kernel_array = np.asarray(kernel, dtype=np.float64)
-    if array.ndim != 2 or kernel_array.ndim != 2 or array.shape[1] != kernel_array.shape[0]:
-        raise ValueError(
-            f"linear needs features (batch, d_in) and kernel (d_in, d_out); received shapes "
-            f"{array.shape} and {kernel_array.shape}"
-        )
+    array = check.array(features, "features", ndim=2, kind="numeric", finite=True,
+                        what="features (batch, d_in)").astype(np.float64)
+    kernel_array = check.array(kernel, "kernel", shape=(array.shape[1], None), kind="numeric",
+                               finite=True, what="a kernel (d_in, d_out)").astype(np.float64)
     result = array @ kernel_array
-    return result if bias is None else result + np.asarray(bias, dtype=np.float64)
+    if bias is None:
+        return result
+    return result + check.array(bias, "bias", shape=(kernel_array.shape[1],), kind="numeric",
+                                finite=True, what="a bias (d_out,)").astype(np.float64)
 
 
 def sigmoid(values) -> np.ndarray:
     """The logistic function ``1 / (1 + exp(-x))``, element by element."""
-    return 1.0 / (1.0 + np.exp(-np.asarray(values, dtype=np.float64)))
+    values = check.array(values, "values", kind="numeric").astype(np.float64)
+    return 1.0 / (1.0 + np.exp(-values))
 
 
 def bilinear(first, second, kernel, bias=None) -> np.ndarray:
@@ -256,17 +271,14 @@ def bilinear(first, second, kernel, bias=None) -> np.ndarray:
     Returns ``(batch, units)``. With ``W = I`` (``d1 == d2``) and one unit this is the dot product
     ``f_1 · f_2`` — a single number per sample, which is what ``keras.layers.Dot(axes=1)`` gives.
     """
-    first_array = np.asarray(first, dtype=np.float64)
-    second_array = np.asarray(second, dtype=np.float64)
-    kernel_array = np.asarray(kernel, dtype=np.float64)
-    if kernel_array.ndim != 3 or kernel_array.shape[1:] != (
-        first_array.shape[-1],
-        second_array.shape[-1],
-    ):
-        raise ValueError(
-            f"kernel must have shape (units, {first_array.shape[-1]}, {second_array.shape[-1]}); "
-            f"received shape {kernel_array.shape}"
-        )
+    first_array = check.array(first, "first", ndim=2, kind="numeric", finite=True,
+                              what="features (batch, d1)").astype(np.float64)
+    second_array = check.array(second, "second", ndim=2, kind="numeric", finite=True,
+                               what="features (batch, d2)").astype(np.float64)
+    check.same_length({"first": first_array, "second": second_array})
+    kernel_array = check.array(
+        kernel, "kernel", shape=(None, first_array.shape[-1], second_array.shape[-1]),
+        kind="numeric", finite=True, what="a kernel (units, d1, d2)").astype(np.float64)
     scores = np.einsum("bi,kij,bj->bk", first_array, kernel_array, second_array)
     return scores if bias is None else scores + np.asarray(bias, dtype=np.float64)
 
@@ -279,11 +291,10 @@ def low_rank_fusion(features, factors, bias=None) -> np.ndarray:
     with ``W = Σ_r vec(W_1^(r) ⊗ ... ⊗ W_M^(r))`` (one such sum per output unit).
     """
     arrays = _as_feature_list(features)
+    factors = check.sequence(factors, "factors", expected="a list with one factor per modality")
     if len(factors) != len(arrays):
-        raise ValueError(
-            f"need one factor per modality; received {len(factors)} factors for {len(arrays)} "
-            "modalities"
-        )
+        raise check.value_error("factors", f"one factor per modality ({len(arrays)})", factors,
+                                f"{len(factors)} factors")
     result = None
     for array, factor in zip(arrays, factors, strict=True):
         factor_array = np.asarray(factor, dtype=np.float64)
@@ -318,26 +329,38 @@ def gated_fusion(features, kernels, biases, gate_kernels, gate_biases) -> np.nda
 def _as_probability_list(probabilities) -> list[np.ndarray]:
     arrays = _as_feature_list(probabilities, name="probabilities")
     _require_same_shape(arrays, "probabilities", "late fusion")
+    for index, array in enumerate(arrays):
+        if np.any(array < 0):
+            raise check.value_error(f"probabilities[{index}]", "non-negative probabilities",
+                                    array, f"values down to {array.min():g}")
     return arrays
 
 
-def average_probabilities(probabilities, weights=None) -> np.ndarray:
+def _late_weights(weights, count: int) -> np.ndarray:
+    weight_array = np.ones(count) if weights is None else _weights(weights, count)
+    if np.any(weight_array < 0) or not weight_array.sum() > 0:
+        raise check.value_error("weights", "non-negative numbers, not all 0, one per modality",
+                                weight_array, f"{weight_array.tolist()}")
+    return weight_array
+
+
+def average_probabilities_reference(probabilities, weights=None) -> np.ndarray:
     """Late fusion by averaging: ``p(y) = Σ_i w_i p_i(y) / Σ_i w_i`` (equal weights by default).
 
     probabilities: M arrays ``(batch, classes)`` (or ``(classes,)``). Returns the same shape.
     """
     arrays = _as_probability_list(probabilities)
-    weight_array = np.ones(len(arrays)) if weights is None else np.asarray(weights, np.float64)
+    weight_array = _late_weights(weights, len(arrays))
     return weighted_average(arrays, weight_array / weight_array.sum())
 
 
-def weighted_vote(probabilities, weights=None) -> np.ndarray:
+def weighted_vote_reference(probabilities, weights=None) -> np.ndarray:
     """Late fusion by voting: each modality gives its weight to its top class; vote shares.
 
     probabilities: M arrays ``(batch, classes)``. Returns ``(batch, classes)``, rows summing to 1.
     """
     arrays = _as_probability_list(probabilities)
-    weight_array = np.ones(len(arrays)) if weights is None else np.asarray(weights, np.float64)
+    weight_array = _late_weights(weights, len(arrays))
     classes = arrays[0].shape[-1]
     votes = sum(
         weight * np.eye(classes)[np.argmax(array, axis=-1)]
@@ -346,13 +369,14 @@ def weighted_vote(probabilities, weights=None) -> np.ndarray:
     return votes / votes.sum(axis=-1, keepdims=True)
 
 
-def product_of_experts(probabilities, floor: float = 1e-6) -> np.ndarray:
+def product_of_experts_reference(probabilities, floor: float = 1e-6) -> np.ndarray:
     """Late fusion by product of experts: ``p(y) ∝ Π_i max(p_i(y), floor)``.
 
     Computed as a softmax of the summed log-probabilities. Right when the modalities are
     conditionally independent given the label (and the prior is uniform).
     probabilities: M arrays ``(batch, classes)``. Returns the same shape, rows summing to 1.
     """
+    floor = check.number(floor, "floor", minimum=0.0, exclusive_minimum=True, maximum=1.0)
     arrays = _as_probability_list(probabilities)
     log_sum = sum(np.log(np.maximum(array, floor)) for array in arrays)
     return softmax(log_sum, axis=-1)
