@@ -57,7 +57,9 @@ def describe(value, limit: int = 60) -> str:
 
 
 def _message(name: str, expected: str, received: str) -> str:
-    return f"{name} must be {expected}. Received: {name}={received}"
+    prefix, _, bare = name.rpartition(": ")  # "Concatenate: units" -> "Concatenate", "units"
+    prefix = f"{prefix}: " if prefix else ""
+    return f"{prefix}{bare} must be {expected}. Received: {bare}={received}"
 
 
 def type_error(name: str, expected: str, value) -> TypeError:

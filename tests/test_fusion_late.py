@@ -134,7 +134,7 @@ def test_weighted_vote_by_hand():
         (lambda: late.average_probabilities([]), ValueError, "at least one"),
         (lambda: late.average_probabilities([np.ones((2, 3)), np.ones((2, 4))]), ValueError,
          "same shape"),
-        (lambda: late.weighted_vote([np.ones(3), np.ones(3)]), ValueError, "same shape"),
+        (lambda: late.weighted_vote([np.ones(3), np.ones(3)]), ValueError, "rank 2"),
         (lambda: late.product_of_experts([-np.ones((2, 3))]), ValueError, "non-negative"),
         (lambda: late.average_probabilities([np.ones((2, 3))], weights=[1, 2]), ValueError,
          "weights"),

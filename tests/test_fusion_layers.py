@@ -295,7 +295,7 @@ def test_unequal_sizes_need_units(layer_class):
         lambda: layers.WeightedAverage(normalization="l1"),
         lambda: layers.WeightedAverage(fusion_weights=[0.5, -0.5]),
         lambda: layers.WeightedAverage(learnable=False),
-        lambda: layers.Concatenate(units=2.5),
+        lambda: layers.Concatenate(units=0),
     ],
 )
 def test_bad_options_raise(make):

@@ -29,7 +29,7 @@ def train():
 
 @pytest.fixture(scope="module")
 def vectorizer(train):
-    return models.make_text_vectorizer(train.text)
+    return models.text_vectorizer_for(train.text)
 
 
 def _check_signature(model, modalities):
@@ -88,11 +88,11 @@ def test_fusion_layer_instance_is_used(vectorizer):
 
 
 def test_unknown_names_list_the_valid_ones(vectorizer):
-    with pytest.raises(ValueError, match="image, audio, text"):
+    with pytest.raises(ValueError, match="'image', 'audio', 'text'"):
         models.build_unimodal_classifier("smell")
     with pytest.raises(ValueError, match="concat, weighted_average"):
         models.build_multimodal_classifier(fusion="sum", text_vocabulary=vectorizer)
-    with pytest.raises(ValueError, match="product, average"):
+    with pytest.raises(ValueError, match="'product', 'average'"):
         models.build_multimodal_classifier(fusion="late", late_rule="max",
                                            text_vocabulary=vectorizer)
     with pytest.raises(ValueError, match="vocabulary"):
@@ -102,8 +102,8 @@ def test_unknown_names_list_the_valid_ones(vectorizer):
 
 
 def test_text_vocabulary_from_texts_or_layer_agree(train, vectorizer):
-    from_texts = models.make_text_vectorizer(train.text)
-    copied = models.make_text_vectorizer(vectorizer)
+    from_texts = models.text_vectorizer_for(train.text)
+    copied = models.text_vectorizer_for(vectorizer)
     assert copied is not vectorizer
     assert from_texts.get_vocabulary() == copied.get_vocabulary()
     np.testing.assert_array_equal(np.asarray(from_texts(train.text[:20])),
