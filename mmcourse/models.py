@@ -487,8 +487,9 @@ def get_encoder(model, modality: str):
         return model.get_layer(f"{modality}_encoder")
     except ValueError:
         raise ValueError(
-            f"model {model.name!r} has no {modality} encoder (a layer named "
-            f"'{modality}_encoder'); its layers are {[layer.name for layer in model.layers]}"
+            f"model must hold a {modality} encoder (a layer named '{modality}_encoder'). "
+            f"Received: model {model.name!r}, which has no {modality} encoder; its layers are "
+            f"{[layer.name for layer in model.layers]}"
         ) from None
 
 
@@ -522,7 +523,7 @@ def model_modalities(model) -> tuple[str, ...]:
     found = tuple(name for name in MODALITIES if name in names)
     if not found:
         raise ValueError(
-            f"the model has no input named after a modality ({', '.join(MODALITIES)}); its "
-            f"inputs are {names}"
+            f"model must have inputs named after modalities ({', '.join(MODALITIES)}). "
+            f"Received: model with inputs {names}"
         )
     return found

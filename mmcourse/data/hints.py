@@ -128,8 +128,12 @@ def text_bayes_predict(candidates: np.ndarray, prior: np.ndarray) -> np.ndarray:
     candidates: bool, shape (N, 10); prior: shape (10,), class frequencies. Returns int (N,).
     An empty candidate set (a missing hint) falls back to the prior's argmax.
     """
-    candidates = check.array(candidates, "candidates", shape=(None, 10), kind="bool",
-                             what="a candidates mask")
+    candidates = check.array(candidates, "candidates", shape=(None, 10), kind="numeric",
+                             finite=True, what="a candidates mask (bool or 0/1)")
+    if not np.all((candidates == 0) | (candidates == 1)):
+        raise check.value_error("candidates", "a candidates mask of bool or 0/1 values",
+                                candidates)
+    candidates = candidates.astype(bool)
     prior = check.array(prior, "prior", shape=(10,), kind="numeric", finite=True,
                         what="class frequencies").astype(np.float64)
     if np.any(prior < 0):

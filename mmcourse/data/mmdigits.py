@@ -336,7 +336,7 @@ class MMDigits:
         shuffle = check.boolean(shuffle, "shuffle")
         include_present = check.boolean(include_present, "include_present")
         if len(self) == 0:
-            raise check.value_error("self", "a split with at least one sample", self,
+            raise check.value_error("split", "a split with at least one sample", self,
                                     f"an empty {self.split!r} split")
         seed = _check_seed(seed)
         from mmcourse.env import quiet_tensorflow

@@ -375,14 +375,13 @@ if keras is not None:
 
         def build(self, input_shape):
             if len(input_shape) != 2:
-                raise ValueError(
-                    f"MFCC expects audio of shape (batch, samples), got shape {tuple(input_shape)}"
-                )
+                raise ValueError("MFCC: audio must be of shape (batch, samples). Received: audio "
+                                 f"of shape {tuple(input_shape)}")
             samples = input_shape[-1]
             if samples is not None and samples < self.n_fft:
                 raise ValueError(
-                    f"audio clips are {samples} samples, shorter than one frame "
-                    f"(n_fft={self.n_fft})"
+                    f"MFCC: audio must be clips no shorter than one frame (n_fft={self.n_fft} "
+                    f"samples). Received: audio clips of {samples} samples"
                 )
             # (n_freq, n_mels): power (batch, frames, n_freq) @ this → (batch, frames, n_mels)
             self._mel_matrix = mel_filterbank(self.sr, self.n_fft, self.n_mels, self.fmin,
@@ -395,13 +394,9 @@ if keras is not None:
 
             audio = tf.convert_to_tensor(audio)
             if not audio.dtype.is_floating:
-                raise TypeError(
-                    f"MFCC expects floating-point audio samples, got dtype {audio.dtype.name}"
-                )
+                raise check.type_error("MFCC: audio", "floating-point samples (float32)", audio)
             if audio.shape.rank != 2:
-                raise ValueError(
-                    f"MFCC expects audio of shape (batch, samples), got shape {audio.shape}"
-                )
+                raise check.value_error("MFCC: audio", "of shape (batch, samples)", audio)
             if audio.shape[-1] is not None and audio.shape[-1] < self.n_fft:
                 raise check.value_error(
                     "audio", f"clips no shorter than one frame (n_fft={self.n_fft} samples)",
@@ -465,8 +460,17 @@ def build_mfcc_encoder(feature_dim: int = 32, n_mfcc: int = DEFAULTS["n_mfcc"],
     import keras
 
     feature_dim = _check_positive_int(feature_dim, "feature_dim")
-    if kind not in ("conv1d", "conv2d"):
-        raise ValueError(f"kind must be 'conv1d' or 'conv2d', got {kind!r}")
+    kind = check.one_of(kind, "kind", ("conv1d", "conv2d"))
+    kernel_size = _check_positive_int(kernel_size, "kernel_size")
+    if isinstance(filters, str) or not isinstance(filters, (list, tuple)) or not filters:
+        raise check.type_error("filters", "a non-empty list of positive ints", filters)
+    filters = [_check_positive_int(count, "filters entry") for count in filters]
+    dropout = check.number(dropout, "dropout", minimum=0.0, maximum=1.0,
+                           expected="a rate in [0, 1)")
+    if dropout >= 1.0:
+        raise check.value_error("dropout", "a rate in [0, 1)", dropout)
+    if mfcc_options is not None and not isinstance(mfcc_options, dict):
+        raise check.type_error("mfcc_options", "None or a dict of MFCC options", mfcc_options)
     if audio_samples is not None:
         inputs = keras.Input(shape=(_check_positive_int(audio_samples, "audio_samples"),),
                              name="audio")

@@ -69,8 +69,9 @@ def _check_shapes(layer_name: str, shapes, min_inputs: int = 2, max_inputs: int 
         shapes[0], (list, tuple)
     ):
         raise ValueError(
-            f"{layer_name} expects a list of feature tensors, each of shape (batch, features); "
-            f"got a single input of shape {_shape_text(shapes) if shapes else shapes}."
+            f"{layer_name}: features must be a list of feature tensors, each of shape (batch, "
+            f"features). Received: features=a single input of shape "
+            f"{_shape_text(shapes) if shapes else shapes}"
         )
     count = len(shapes)
     if count < min_inputs or (max_inputs is not None and count > max_inputs):
@@ -78,25 +79,25 @@ def _check_shapes(layer_name: str, shapes, min_inputs: int = 2, max_inputs: int 
             f"exactly {min_inputs}" if max_inputs == min_inputs else f"at least {min_inputs}"
         )
         raise ValueError(
-            f"{layer_name} expects {expected} feature tensors (one per modality); got {count}."
+            f"{layer_name}: features must be a list of {expected} feature tensors (one per "
+            f"modality). Received: features with {count} tensors"
         )
     for index, shape in enumerate(shapes):
         if len(shape) != 2:
             raise ValueError(
-                f"{layer_name}: input {index} must have rank 2, shape (batch, features); "
-                f"got rank {len(shape)}, shape {_shape_text(shape)}."
+                f"{layer_name}: features[{index}] must have rank 2, shape (batch, features). "
+                f"Received: features[{index}] of rank {len(shape)}, shape {_shape_text(shape)}"
             )
         if shape[-1] is None:
             raise ValueError(
-                f"{layer_name}: input {index} must have a known feature size; "
-                f"got shape {_shape_text(shape)}."
+                f"{layer_name}: features[{index}] must have a known feature size. "
+                f"Received: features[{index}] of shape {_shape_text(shape)}"
             )
     batch_sizes = {shape[0] for shape in shapes if shape[0] is not None}
     if len(batch_sizes) > 1:
         raise ValueError(
-            f"{layer_name}: all inputs must have the same batch size; got shapes "
-            + ", ".join(_shape_text(shape) for shape in shapes)
-            + "."
+            f"{layer_name}: features must all have the same batch size. Received: features "
+            "with shapes " + ", ".join(_shape_text(shape) for shape in shapes)
         )
     return [int(shape[-1]) for shape in shapes]
 
@@ -116,8 +117,8 @@ class _FusionLayer(keras.layers.Layer):
         dims = _check_shapes(type(self).__name__, shapes, self.min_inputs, self.max_inputs)
         if self.input_dims is not None and dims != self.input_dims:
             raise ValueError(
-                f"{type(self).__name__} was built for feature sizes {self.input_dims}; "
-                f"got inputs with feature sizes {dims}."
+                f"{type(self).__name__}: features must have the feature sizes the layer was "
+                f"built for, {self.input_dims}. Received: features with feature sizes {dims}"
             )
         return dims
 
@@ -168,8 +169,8 @@ class _FusionLayer(keras.layers.Layer):
     def call(self, features, presence=None):
         if not isinstance(features, (list, tuple)):
             raise ValueError(
-                f"{type(self).__name__} expects a list of feature tensors, each of shape "
-                f"(batch, features); got a single tensor of shape {_shape_text(features.shape)}."
+                f"{type(self).__name__}: features must be a list of feature tensors, each of "
+                f"shape (batch, features). Received: features={check.describe(features)}"
             )
         features, presence = self._prepare(features, presence)
         return self._fuse(features, presence)
@@ -247,9 +248,9 @@ def _is_eager(tensor) -> bool:
 def _require_equal_dims(layer_name: str, dims, units):
     if units is None and len(set(dims)) > 1:
         raise ValueError(
-            f"{layer_name}: without units the inputs must have equal feature sizes (the formula "
-            f"adds or multiplies them element by element); got feature sizes {dims}. Pass "
-            f"units=... to project every modality to the same size first."
+            f"{layer_name}: features must have equal feature sizes without units (the formula "
+            f"adds or multiplies them element by element); pass units=... to project every "
+            f"modality to the same size first. Received: features with feature sizes {dims}"
         )
 
 
@@ -316,8 +317,8 @@ class WeightedAverage(_FusionLayer):
         _require_equal_dims("WeightedAverage", dims, self.units)
         if self.fusion_weights is not None and len(self.fusion_weights) != len(dims):
             raise ValueError(
-                f"WeightedAverage: got {len(self.fusion_weights)} fusion_weights for "
-                f"{len(dims)} inputs."
+                f"WeightedAverage: fusion_weights must hold one weight per input ({len(dims)}). "
+                f"Received: fusion_weights={self.fusion_weights}"
             )
 
     def _initial_raw_weights(self, count):

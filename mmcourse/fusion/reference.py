@@ -68,8 +68,8 @@ def _require_same_shape(arrays: list[np.ndarray], name: str, formula: str) -> No
     shapes = [array.shape for array in arrays]
     if any(shape != shapes[0] for shape in shapes):
         raise ValueError(
-            f"{formula} needs every modality to have the same shape; received {name} with shapes "
-            f"{shapes} (project them to a common size first)"
+            f"{name} must all have the same shape for {formula} (project them to a common size "
+            f"first). Received: {name} with shapes {shapes}"
         )
 
 
@@ -78,12 +78,13 @@ def _require_common_batch(arrays: list[np.ndarray], formula: str) -> None:
     shapes = [array.shape for array in arrays]
     if len({array.ndim for array in arrays}) != 1:
         raise ValueError(
-            f"{formula} needs all features to be vectors (d,) or all batches (batch, d); "
-            f"received shapes {shapes}"
+            f"features must be all vectors (d,) or all batches (batch, d) for {formula}. "
+            f"Received: features with shapes {shapes}"
         )
     if arrays[0].ndim == 2 and len({shape[0] for shape in shapes}) != 1:
         raise ValueError(
-            f"{formula} needs the same batch size for every modality; received shapes {shapes}"
+            f"features must have the same batch size for every modality for {formula}. "
+            f"Received: features with shapes {shapes}"
         )
 
 
@@ -317,6 +318,14 @@ def gated_fusion(features, kernels, biases, gate_kernels, gate_biases) -> np.nda
     gate_kernels/gate_biases: M arrays ``(Σ d_i, units)``/``(units,)``. Returns ``(batch, units)``.
     """
     arrays = _as_feature_list(features)
+    _require_common_batch(arrays, "gated fusion")
+    for name, value in (("kernels", kernels), ("biases", biases), ("gate_kernels", gate_kernels),
+                        ("gate_biases", gate_biases)):
+        value = check.sequence(value, name, expected=f"a list of {len(arrays)} arrays, one per "
+                               "modality")
+        if len(value) != len(arrays):
+            raise check.value_error(name, f"a list of {len(arrays)} arrays, one per modality",
+                                    value, f"{len(value)} arrays")
     everything = np.concatenate(arrays, axis=-1)
     return sum(
         sigmoid(linear(everything, gate_kernel, gate_bias)) * np.tanh(linear(f, kernel, bias))
