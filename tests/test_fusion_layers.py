@@ -444,3 +444,66 @@ def test_importing_the_package_does_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+# -- edge rows and mixed precision (the layer table again, float32 and float16) ----------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_float16"])
+@pytest.mark.parametrize("name, factory, dims, reference, count", CASES, ids=CASE_IDS)
+def test_a_row_with_every_modality_missing_stays_finite(name, factory, dims, reference, count,
+                                                        dtype):
+    """Under ``mixed_float16`` a constant epsilon such as 1e-12 is 0: 0/0 for an empty row."""
+    import tensorflow as tf
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        layer = _built_layer(factory, dims)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    features, presence = _inputs(dims)
+    presence[1] = 0.0  # row 1: nothing present
+    tensors = [tf.convert_to_tensor(f) for f in features]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        fused = _fused(layer(tensors, presence=presence))
+        loss = tf.reduce_sum(tf.cast(fused, "float32"))
+    assert fused.dtype.name == ("float16" if dtype == "mixed_float16" else "float32")
+    values = np.asarray(fused, dtype=np.float64)
+    assert np.all(np.isfinite(values)), f"{name} ({dtype}) gives {values[1]} for an empty row"
+    gradients = tape.gradient(loss, [*tensors, *layer.trainable_variables])
+    assert all(np.all(np.isfinite(np.asarray(g, np.float64))) for g in gradients if g is not None)
+    if name.startswith(("weighted_average", "attention")):  # renormalised weights: none present
+        np.testing.assert_array_equal(values[1], 0.0)
+
+
+def test_presence_must_be_zero_or_one_in_eager_calls():
+    features, _ = _inputs((4, 4))
+    for layer in (layers.WeightedAverage(), layers.Concatenate(), layers.TensorFusion()):
+        with pytest.raises(ValueError, match=r"presence.*0\.5"):
+            layer(features, presence=np.full((BATCH, 2), 0.5, np.float32))
+        with pytest.raises(ValueError, match="presence must have shape"):
+            layer(features, presence=np.ones((BATCH + 1, 2), np.float32))
+        assert np.all(np.isfinite(np.asarray(layer(features, presence=np.ones((BATCH, 2), bool)))))
+
+
+def test_fixed_weights_that_do_not_sum_to_one_need_normalization_none():
+    features, _ = _inputs((4, 4))
+    with pytest.raises(ValueError, match="normalization='none'"):
+        layers.WeightedAverage(fusion_weights=[2, 1], learnable=False)
+    layer = layers.WeightedAverage(fusion_weights=[2, 1], learnable=False, normalization="none")
+    np.testing.assert_allclose(np.asarray(layer(features)), 2 * features[0] + features[1],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_concatenate_is_not_keras_concatenate():
+    with pytest.raises(TypeError, match="keras.layers.Concatenate"):
+        layers.Concatenate(axis=1)
+    with pytest.raises(TypeError):
+        layers.Concatenate(1)  # options are keyword-only: Concatenate(1) cannot mean units=1
+
+
+def test_numpy_integers_are_accepted_as_units():
+    layer = layers.LowRankFusion(units=np.int64(3), rank=np.int32(2))
+    assert (layer.units, layer.rank) == (3, 2) and type(layer.units) is int
