@@ -247,8 +247,8 @@ def _is_eager(tensor) -> bool:
 
 def _require_equal_dims(layer_name: str, dims, units):
     if units is None and len(set(dims)) > 1:
-        raise ValueError(
-            f"{layer_name}: features must have equal feature sizes without units (the formula "
+        raise ValueError(  # lesson 05 prints the text before the first ";"
+            f"{layer_name}: without units the inputs must have equal feature sizes (the formula "
             f"adds or multiplies them element by element); pass units=... to project every "
             f"modality to the same size first. Received: features with feature sizes {dims}"
         )
