@@ -6,6 +6,7 @@ numbers every time it runs on the same machine.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import random
@@ -16,7 +17,7 @@ import numpy as np
 
 from mmcourse import _validate as check
 
-__all__ = ["EnvironmentReport", "report", "set_seed", "quiet_tensorflow"]
+__all__ = ["EnvironmentReport", "KerasRetracingFilter", "report", "set_seed", "quiet_tensorflow"]
 
 NO_GPU = "none — running on CPU"
 
@@ -28,16 +29,37 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
+class KerasRetracingFilter(logging.Filter):
+    """Drop TensorFlow's retracing warning when it is about Keras's *own* step functions.
+
+    Every Keras model gets its own ``make_predict_function`` / ``make_train_function`` closure,
+    and TensorFlow counts their traces together, so a lesson that trains six small models is told
+    "5 out of the last 5 calls ... triggered tf.function retracing" although nothing retraced
+    twice. Those lines are dropped; every other warning — including retracing of the learner's
+    own ``tf.function`` that lesson 13 teaches — still shows, and the logger's level is untouched.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message
+                    and "Trainer.make_" in message and "_function.<locals>" in message)
+
+
 def quiet_tensorflow():
     """Import TensorFlow with its start-up noise filtered out (see :mod:`mmcourse._quiet`).
 
-    Changes no logger: TensorFlow's Python warnings (e.g. about retracing) still show.
+    Changes no log level: TensorFlow's errors and Python warnings (e.g. about retracing of your
+    own functions) still show; only the false retracing alarm about Keras's per-model step
+    functions is filtered (:class:`KerasRetracingFilter`).
     """
     from mmcourse import _quiet
 
     _quiet.install()
     import tensorflow as tf
 
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(item, KerasRetracingFilter) for item in logger.filters):
+        logger.addFilter(KerasRetracingFilter())
     return tf
 
 
