@@ -249,8 +249,10 @@ def fit(model, train, val, *, epochs: int = 30, batch_size: int = 32,
     train/val: MMDigits splits (or ``tf.data.Dataset`` of ``(inputs, label)`` batches).
     Compiles the model (Adam(``learning_rate``, default 3e-3), sparse categorical cross-entropy,
     accuracy) unless it is compiled already; for a compiled model an explicit ``learning_rate``
-    is set on its optimizer (``None`` keeps the optimizer's own rate). Seeded: ``set_seed(seed)`` before training, and the training
-    batches are shuffled with ``seed``. ``verbose``: ``"epoch"`` (one line per ``log_every``
+    is set on its optimizer (``None`` keeps the optimizer's own rate). Seeded: ``set_seed(seed)``
+    before training, and the training batches are shuffled with ``seed``. Bad inputs (a split
+    name instead of a split, an empty or ragged split, NaN inputs, labels outside the model's
+    classes) are a ``TypeError``/``ValueError`` before any training starts. ``verbose``: ``"epoch"`` (one line per ``log_every``
     epochs), ``0`` (silent) or a Keras verbosity (``2``: one line per epoch).
 
     Returns the Keras ``History``; ``history.train_seconds`` is the wall time and
