@@ -429,8 +429,7 @@ def compare(configs: Mapping, train, val, test, *, seeds: Sequence[int] = (0,),
             model = build()
             history = fit(model, train, val, seed=int(seed), verbose=0,
                           **{**fit_options, **extra_fit})
-            val_scores = evaluate(model, val)
-            test_scores = evaluate(model, test)
+            val_scores, test_scores = _evaluate_two(model, val, test)
             run = {"name": name, "seed": int(seed)}
             for split, split_scores in (("val", val_scores), ("test", test_scores)):
                 run.update({f"{split}_{metric}": split_scores[metric] for metric in _RUN_METRICS})
@@ -448,6 +447,17 @@ def compare(configs: Mapping, train, val, test, *, seeds: Sequence[int] = (0,),
     run_table = pd.DataFrame(runs)
     table = summarize_runs(run_table)
     return (table, run_table) if return_runs else table
+
+
+def _evaluate_two(model, first, second, batch_size: int = 256) -> tuple[dict, dict]:
+    """``evaluate`` on two splits with one ``predict`` call (one trace of the predict step)."""
+    modalities = _modalities_of(model)
+    inputs = [model_inputs(split, modalities) for split in (first, second)]
+    joined = {key: np.concatenate([inputs[0][key], inputs[1][key]]) for key in inputs[0]}
+    probabilities = _predict_inputs(model, joined, batch_size)
+    count = len(first.label)
+    return (_scores(probabilities[:count], np.asarray(first.label)),
+            _scores(probabilities[count:], np.asarray(second.label)))
 
 
 def _as_correct(correct, name: str) -> np.ndarray:

@@ -226,3 +226,16 @@ def test_compare_on_precomputed_features_equals_compare_with_encoders(splits):
     with pytest.raises(TypeError, match="and encoders"):
         training.compare(configs, train_features, val_features, val_features,
                          encoders=encoders, **options)
+
+
+def test_compare_scores_val_and_test_like_evaluate(splits):
+    """compare predicts both splits in one call; the scores equal two separate evaluate calls."""
+    train, val = splits
+    set_seed(0)
+    model = models.build_unimodal_classifier("image", 8)
+    training.fit(model, train, val, epochs=2, seed=0, verbose=0)
+    first, second = training._evaluate_two(model, val, train)
+    for joined, alone in ((first, training.evaluate(model, val)),
+                          (second, training.evaluate(model, train))):
+        assert joined["accuracy"] == pytest.approx(alone["accuracy"])
+        np.testing.assert_allclose(joined["probabilities"], alone["probabilities"], atol=1e-6)
