@@ -257,7 +257,8 @@ def measure_accuracy(layer_names, quick):
             rows.append({"layer": name, "status": "n/a: Bilinear fuses exactly 2 modalities"})
             continue
         run = by_name.loc[name]
-        rows.append({"layer": name, "test_accuracy": float(run["accuracy"]),
+        rows.append({"layer": name, "val_accuracy": float(run["val_accuracy"]),
+                     "test_accuracy": float(run["test_accuracy"]),
                      "head_parameters": int(run["params"]),
                      "parameters": int(run["params"]) + encoder_parameters,
                      "train_s": float(run["train_seconds"]), "epochs": int(run["epochs"]),
@@ -276,7 +277,7 @@ COST_COLUMNS = [
     ("peak_rss_growth_mb", "peak RSS growth MB"), ("status", "status"),
 ]
 ACCURACY_COLUMNS = [
-    ("layer", "fusion"), ("test_accuracy", "test accuracy"),
+    ("layer", "fusion"), ("val_accuracy", "val accuracy"), ("test_accuracy", "test accuracy"),
     ("head_parameters", "head params (fusion + Dense(128) + Dense(10))"),
     ("parameters", "model params (with the 3 encoders)"), ("train_s", "head train s"),
     ("epochs", "epochs"), ("status", "status"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import metrics as sk_metrics
 
@@ -80,19 +81,76 @@ def test_fit_is_reproducible(splits):
 def test_compare_returns_a_tidy_table(splits):
     train, val = splits
     encoders = {m: models.build_encoder(m, 8, train.text) for m in ("image", "text")}
+    test = dataclasses.replace(val)  # another object: compare must score both splits
     table, runs = training.compare(
-        {"image": {"modalities": ("image",)}, "concat": {"fusion": "concat", "seeds": (0, 1)}},
-        train, val, val, encoders=encoders, epochs=3, return_runs=True, verbose=False,
+        {"image": {"modalities": ("image",)}, "concat": {"fusion": "concat"}},
+        train, val, test, encoders=encoders, seeds=(0, 1), epochs=3, return_runs=True,
+        verbose=False,
     )
-    assert list(runs["name"]) == ["image", "concat", "concat"]
+    assert list(runs["name"]) == ["image", "image", "concat", "concat"]
     assert set(table["name"]) == {"image", "concat"}
     row = table.set_index("name").loc["concat"]
     assert row["num_seeds"] == 2
-    accuracies = runs[runs["name"] == "concat"]["accuracy"]
-    assert row["accuracy_mean"] == pytest.approx(accuracies.mean())
-    assert row["accuracy_std"] == pytest.approx(accuracies.std(ddof=1))
-    assert table["accuracy_mean"].is_monotonic_decreasing
+    concat_runs = runs[runs["name"] == "concat"]
+    for split in ("val", "test"):
+        accuracies = concat_runs[f"{split}_accuracy"]
+        assert row[f"{split}_accuracy_mean"] == pytest.approx(accuracies.mean())
+        assert row[f"{split}_accuracy_std"] == pytest.approx(accuracies.std(ddof=1))
+    correct = np.stack(list(concat_runs["test_correct"]))
+    assert correct.shape == (2, len(test))
+    np.testing.assert_allclose(correct.mean(axis=1), concat_runs["test_accuracy"])
+    assert row["test_ci_low"] <= row["test_accuracy_mean"] <= row["test_ci_high"]
+    assert table["val_accuracy_mean"].is_monotonic_decreasing
     assert row["params"] > table.set_index("name").loc["image", "params"]
+
+
+def test_compare_output_separates_choosing_from_reporting():
+    """No unprefixed metric column: a reader cannot rank on a column without saying which split."""
+    runs = pd.DataFrame({
+        "name": ["a", "b", "c"], "seed": [0, 0, 0],
+        "val_accuracy": [0.80, 0.90, 0.85], "val_log_loss": [0.5, 0.4, 0.45],
+        "test_accuracy": [0.95, 0.70, 0.99],  # the test order disagrees on purpose
+        "test_correct": [np.ones(4, bool), np.zeros(4, bool), np.ones(4, bool)],
+    })
+    table = training.summarize_runs(runs)
+    assert list(table["name"]) == ["b", "c", "a"]  # ranked on validation, not on test
+    metric_columns = [c for c in table.columns if "accuracy" in c or "f1" in c or "loss" in c]
+    assert metric_columns and all(c.startswith(("val_", "test_")) for c in metric_columns)
+    # equal validation accuracy: the lower validation log-loss ranks first, test never decides
+    tied = runs.assign(val_accuracy=0.9)
+    assert list(training.summarize_runs(tied)["name"]) == ["b", "c", "a"]
+
+
+def test_compare_rejects_seed_and_missing_validation(splits):
+    train, val = splits
+    with pytest.raises(TypeError, match=r"seeds=\(1,\)"):
+        training.compare({"image": {"modalities": ("image",)}}, train, val, val, seed=1)
+    with pytest.raises(TypeError, match="seeds must be a sequence"):
+        training.compare({"image": {"modalities": ("image",)}}, train, val, val, seeds=1)
+    with pytest.raises(ValueError, match="val=None"):
+        training.compare({"image": {"modalities": ("image",)}}, train, None, val)
+
+
+def test_bootstrap_intervals_match_the_binomial_noise():
+    rng = np.random.default_rng(0)
+    correct = rng.random(360) < 0.9
+    low, high = training.bootstrap_interval(correct)
+    accuracy = correct.mean()
+    standard_error = np.sqrt(accuracy * (1 - accuracy) / 360)
+    assert low < accuracy < high
+    assert (high - low) / 2 == pytest.approx(1.96 * standard_error, rel=0.15)
+    # paired: a copy with 3 of 360 answers flipped to wrong is not distinguishable; 40 are
+    slightly_worse, much_worse = correct.copy(), correct.copy()
+    slightly_worse[np.flatnonzero(correct)[:3]] = False
+    much_worse[np.flatnonzero(correct)[:40]] = False
+    close = training.paired_bootstrap(correct, slightly_worse)
+    assert close["difference"] == pytest.approx(3 / 360) and not close["beyond_noise"]
+    far = training.paired_bootstrap(correct, much_worse)
+    assert far["beyond_noise"] and far["low"] > 0
+    with pytest.raises(ValueError, match="same samples"):
+        training.paired_bootstrap(correct, correct[:10])
+    with pytest.raises(ValueError, match="0/1"):
+        training.bootstrap_interval(np.full(5, 0.5))
 
 
 def test_noise_modality_is_ranked_last(splits):
@@ -160,10 +218,24 @@ def test_compare_on_precomputed_features_equals_compare_with_encoders(splits):
     train_features, val_features = (training.encode(encoders, s) for s in (train, val))
     _, on_features = training.compare(configs, train_features, val_features, val_features,
                                       **options)
-    columns = ["name", "seed", "accuracy", "macro_f1", "params", "epochs"]
+    columns = ["name", "seed", "val_accuracy", "test_accuracy", "test_macro_f1", "params",
+               "epochs"]
     assert with_encoders[columns].equals(on_features[columns])
     with pytest.raises(TypeError, match="Features for every split"):
         training.compare(configs, train_features, val, val_features, **options)
     with pytest.raises(TypeError, match="and encoders"):
         training.compare(configs, train_features, val_features, val_features,
                          encoders=encoders, **options)
+
+
+def test_compare_scores_val_and_test_like_evaluate(splits):
+    """compare predicts both splits in one call; the scores equal two separate evaluate calls."""
+    train, val = splits
+    set_seed(0)
+    model = models.build_unimodal_classifier("image", 8)
+    training.fit(model, train, val, epochs=2, seed=0, verbose=0)
+    first, second = training._evaluate_two(model, val, train)
+    for joined, alone in ((first, training.evaluate(model, val)),
+                          (second, training.evaluate(model, train))):
+        assert joined["accuracy"] == pytest.approx(alone["accuracy"])
+        np.testing.assert_allclose(joined["probabilities"], alone["probabilities"], atol=1e-6)

@@ -482,6 +482,11 @@ class Bilinear(_FusionLayer):
     (their similarity), throwing away everything else. ``Bilinear`` learns ``W_k`` (so sizes
     may differ) and gives ``units`` scores, i.e. ``units`` different "similarities".
 
+    This is the bilinear (multiplicative) term **alone**. The matrix form of bilinear fusion
+    in MultiBench (Liang et al., 2021) also has the two linear terms,
+    ``f_1ᵀ W_k f_2 + f_1 u_k + f_2 v_k + b_k``; to get those, concatenate this layer's output
+    with a ``Dense`` of ``[f_1, f_2]`` (or append a 1 to each input, as tensor fusion does).
+
     Args:
         units: number of bilinear scores (output size), default 1.
 
@@ -693,32 +698,57 @@ class LowRankFusion(_FusionLayer):
 
 @keras.saving.register_keras_serializable(package="mmcourse")
 class GatedFusion(_FusionLayer):
-    """``Σ_i g_i ⊙ tanh(f_i W_i + b_i)`` with gates ``g_i = σ([f_1, ..., f_n] G_i + c_i)``.
+    """Gated fusion: ``Σ_i g_i ⊙ tanh(f_i W_i + b_i)``, gates computed from all modalities.
 
-    A gated multimodal unit (Arevalo et al., 2017) for any number of modalities: every
-    modality is transformed to ``units`` features, and a sigmoid gate per modality — computed
-    from *all* the features, so it can see which modality is reliable — decides, feature by
-    feature, how much of each one lets through. Unlike attention the gates do not compete
-    (they need not sum to 1).
+    Every modality is transformed to ``h_i = tanh(f_i W_i + b_i)`` (``units`` features), and a
+    sigmoid gate — computed from *all* the features ``x = [f_1, ..., f_n]``, so it can see which
+    modality is reliable — decides, feature by feature, how much of each ``h_i`` passes.
+
+    * ``competing=False`` (default): one independent gate per modality,
+      ``g_i = σ(x G_i + c_i)``. The gates do **not** compete (they need not sum to 1), so this is
+      *not* the gated multimodal unit of Arevalo et al. (2017) but a generalisation of it to any
+      number of modalities: with two modalities it has one more gate matrix than the GMU and can
+      represent strictly more, and its output lies in ``(−n, n)`` instead of the GMU's
+      ``(−1, 1)``.
+    * ``competing=True``: the paper's GMU, for exactly two modalities —
+      ``z = σ(x G + c)``, output ``z ⊙ h_1 + (1 − z) ⊙ h_2`` (gates ``z`` and ``1 − z``, a
+      per-feature convex combination, so the output stays in ``(−1, 1)``).
 
     Args:
         units: output size.
+        competing: the paper's competing gates ``z, 1 − z`` (two modalities only).
 
     Output: ``(batch, units)``. Missing modalities are zeroed before the gates are computed
-    and their gate is set to 0.
+    and their gate is set to 0 (with ``competing=True`` the present modality then gets gate 1).
 
-    Parameters: ``Σ_i (d_i·units + units) + n·(D·units + units)`` with ``D = Σ_i d_i``.
+    Parameters: ``Σ_i (d_i·units + units) + k·(D·units + units)`` with ``D = Σ_i d_i`` and
+    ``k = n`` gates (``k = 1`` with ``competing=True``).
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(self, units, competing=False, **kwargs):
         super().__init__(**kwargs)
         self.units = _check_units("GatedFusion", units, required=True)
+        if not isinstance(competing, bool):
+            raise TypeError(f"GatedFusion: competing must be True or False. Received: "
+                            f"competing={competing!r}")
+        self.competing = competing
+
+    def _check_dims(self, dims):
+        if self.competing and len(dims) != 2:
+            raise ValueError(
+                "GatedFusion(competing=True) is the gated multimodal unit of Arevalo et al. "
+                "(2017), defined for exactly 2 modalities (gates z and 1 − z); use "
+                f"competing=False for more. Received: {len(dims)} inputs"
+            )
+
+    def _num_gates(self, num_modalities: int) -> int:
+        return 1 if self.competing else num_modalities
 
     def _make_weights(self, dims):
         self._make_projections(dims, self.units)
         self.gate_kernels = []
         self.gate_biases = []
-        for index in range(len(dims)):
+        for index in range(self._num_gates(len(dims))):
             self.gate_kernels.append(
                 self.add_weight(
                     shape=(sum(dims), self.units),
@@ -731,7 +761,10 @@ class GatedFusion(_FusionLayer):
             )
 
     def gates(self, features, presence=None):
-        """The gates ``g_i``: a list of ``(batch, units)`` tensors in ``[0, 1]``."""
+        """The gates ``g_i``: a list of ``(batch, units)`` tensors in ``[0, 1]``, one per modality.
+
+        With ``competing=True`` they are ``[z, 1 − z]`` (they sum to 1 where both are present).
+        """
         features, presence = self._prepare(features, presence)
         if not self.built:
             self.build([tuple(f.shape) for f in features])
@@ -741,6 +774,13 @@ class GatedFusion(_FusionLayer):
             ops.sigmoid(ops.matmul(everything, kernel) + bias)
             for kernel, bias in zip(self.gate_kernels, self.gate_biases, strict=True)
         ]
+        if self.competing:
+            (z,) = gates
+            if presence is None:
+                return [z, 1.0 - z]
+            first, second = presence[:, 0:1], presence[:, 1:2]
+            # both present: z, 1 − z; one missing: the other gets 1; both missing: 0, 0
+            return [first * (1.0 - second * (1.0 - z)), second * (1.0 - first * z)]
         if presence is not None:
             gates = [gate * presence[:, i : i + 1] for i, gate in enumerate(gates)]
         return gates
@@ -752,13 +792,12 @@ class GatedFusion(_FusionLayer):
 
     def expected_parameter_count(self, input_dims):
         total = sum(input_dims)
-        return self._projection_count(input_dims, self.units) + len(input_dims) * (
-            total * self.units + self.units
-        )
+        return self._projection_count(input_dims, self.units) + self._num_gates(
+            len(input_dims)) * (total * self.units + self.units)
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units)
+        config.update(units=self.units, competing=self.competing)
         return config
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["AssignReport", "assign", "generate_exercise", "find_solutions", "REPO_ROOT"]
+__all__ = ["AssignReport", "assign", "check_metadata", "generate_exercise", "find_solutions",
+           "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _VOLATILE_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled")
@@ -39,12 +40,64 @@ def _nbgrader_preprocessors():
     return [preprocessor for preprocessor in chain if preprocessor is not SaveCells]
 
 
+_SCHEMA_HINT = (
+    'every nbgrader cell needs "schema_version": 3 in its metadata, e.g. {"grade": false, '
+    '"solution": true, "locked": false, "grade_id": "task_answer", "schema_version": 3}'
+)
+
+
+def check_metadata(notebook, source: Path | str) -> None:
+    """Validate each cell's nbgrader metadata with nbgrader's own validator, up front.
+
+    nbgrader's errors name neither the notebook nor the cell; this raises ``ValueError`` naming
+    the file, the cell's index (0-based, as in ``notebook.cells``), its type and ``grade_id``,
+    what is wrong and how to fix it. Also rejects a ``grade_id`` used twice.
+    """
+    import jsonschema
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+    from nbgrader.nbgraderformat.common import SchemaMismatchError
+
+    validator = MetadataValidator()
+    seen: dict[str, int] = {}
+    for index, cell in enumerate(notebook.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        where = f"{source}: cell {index} ({cell.cell_type}"
+        if not isinstance(meta, dict):
+            raise ValueError(f"{where}): the nbgrader metadata must be a dict; received "
+                             f"{type(meta).__name__}. {_SCHEMA_HINT}")
+        grade_id = meta.get("grade_id")
+        where += f", grade_id {grade_id!r})" if grade_id is not None else ")"
+        try:
+            validator.validate_cell(copy.deepcopy(cell))
+        except SchemaMismatchError as error:
+            raise ValueError(f"{where}: nbgrader metadata schema_version is "
+                             f"{meta.get('schema_version', 'missing')!r}, nbgrader expects 3. "
+                             f"{_SCHEMA_HINT}") from error
+        except (ValidationError, jsonschema.ValidationError, KeyError) as error:
+            detail = (f"missing key {error}" if isinstance(error, KeyError)
+                      else getattr(error, "message", str(error)))
+            raise ValueError(f"{where}: invalid nbgrader metadata: {detail}. "
+                             f"{_SCHEMA_HINT}") from error
+        if grade_id is not None:
+            if grade_id in seen:
+                raise ValueError(f"{where}: grade_id {grade_id!r} is already used by cell "
+                                 f"{seen[grade_id]}; every grade_id must be unique")
+            seen[grade_id] = index
+
+
 def generate_exercise(source: Path) -> str:
-    """The exercise notebook generated from the nbgrader source ``source``, as text."""
+    """The exercise notebook generated from the nbgrader source ``source``, as text.
+
+    Bad nbgrader metadata raises ``ValueError`` naming the file and the cell
+    (:func:`check_metadata`).
+    """
     from traitlets.config import Config
 
     notebook = nbformat.read(str(source), as_version=nbformat.NO_CONVERT)
     notebook = copy.deepcopy(notebook)
+    check_metadata(notebook, source)
     stem = Path(source).stem
     resources = {
         "nbgrader": {"notebook": stem, "assignment": stem[:2]},
