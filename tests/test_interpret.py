@@ -142,10 +142,20 @@ def heads():
     return built, data
 
 
+def _numpy_attention(layer, features, present):
+    from mmcourse.fusion import reference as ref
+
+    weights = {v.name: np.asarray(v, dtype=np.float64) for v in layer.weights}
+    projected = [f @ weights[f"projection_kernel_{i}"] + weights[f"projection_bias_{i}"]
+                 for i, f in enumerate(features)]
+    scores = np.stack([np.tanh(h @ weights["score_kernel"] + weights["score_bias"])
+                       @ weights["score_vector"] for h in projected], axis=1)
+    return ref.attention_weights(scores, present)
+
+
 def test_attention_read_out_matches_the_layer(heads):
     import keras
 
-    from mmcourse.fusion import reference as ref
     from mmcourse.training import model_inputs
 
     built, data = heads
@@ -157,13 +167,8 @@ def test_attention_read_out_matches_the_layer(heads):
     assert np.all(attention[present == 0] == 0.0)
     # the same weights from the layer's formula, in NumPy
     layer = model.get_layer("fusion")
-    weights = {v.name: np.asarray(v, dtype=np.float64) for v in layer.weights}
     inputs = model_inputs(data, ("image", "audio", "text"))
-    projected = [inputs[m] @ weights[f"projection_kernel_{i}"] + weights[f"projection_bias_{i}"]
-                 for i, m in enumerate(("image", "audio", "text"))]
-    scores = np.stack([np.tanh(h @ weights["score_kernel"] + weights["score_bias"])
-                       @ weights["score_vector"] for h in projected], axis=1)
-    expected = ref.attention_weights(scores, present)
+    expected = _numpy_attention(layer, [inputs[m] for m in PLAYERS], present)
     np.testing.assert_allclose(attention, expected, rtol=1e-4, atol=1e-6)
     # the read-out leaves the model alone
     assert not layer.return_attention
@@ -241,3 +246,21 @@ def test_all_coalitions_enumerated_for_four_players():
     subsets = interpret.coalitions(("a", "b", "c", "d"))
     assert sorted(map(frozenset, subsets), key=sorted) == sorted(
         (frozenset(c) for n in range(5) for c in itertools.combinations("abcd", n)), key=sorted)
+
+
+def test_attention_read_out_on_a_model_with_raw_inputs():
+    from mmcourse import models, training
+    from mmcourse.data import load_mmdigits
+    from mmcourse.env import set_seed
+
+    set_seed(0)
+    train = load_mmdigits("train")
+    test = load_mmdigits("test", missing_rate={"text": 0.3})
+    model = models.build_multimodal_classifier(PLAYERS, fusion="attention",
+                                               text_vocabulary=train.text)
+    attention = interpret.attention_weights(model, test)
+    encoded = training.encode({m: models.get_encoder(model, m) for m in PLAYERS}, test)
+    expected = _numpy_attention(model.get_layer("fusion"), [encoded.features[m] for m in PLAYERS],
+                                test.present)
+    np.testing.assert_allclose(attention, expected, rtol=1e-4, atol=1e-6)
+    assert np.all(attention[~test.present] == 0.0)
