@@ -113,7 +113,10 @@ def rebuild(submission, release, accepted: dict[str, str] | None = None
                 extras.setdefault(anchor, []).append(cell.source)
             continue
         if grade_id not in release_ids:
-            reasons.append(f"cell with unknown grade_id {grade_id[:40]!r} ignored")
+            reasons.append(f"cell with unknown grade_id {grade_id[:40]!r}: its metadata was ignored"
+                           + (", its code kept" if cell.get("cell_type") == "code" else ""))
+            if cell.get("cell_type") == "code" and isinstance(cell.get("source"), str):
+                extras.setdefault(anchor, []).append(cell.source)
             continue
         found.setdefault(grade_id, []).append(cell)
         anchor = grade_id
@@ -137,12 +140,12 @@ def rebuild(submission, release, accepted: dict[str, str] | None = None
             reasons.append(f"{len(copies)} cells with grade_id {grade_id}: graded the last one")
         learner = copies[-1] if copies else None
         if meta.get("solution") and cell.cell_type == "code":
-            if learner is None:
-                reasons.append(f"answer cell {grade_id} was deleted: graded as unanswered")
-                source = cell.source
+            if learner is None:  # no stub put back: a renamed copy elsewhere may hold the answer
+                reasons.append(f"answer cell {grade_id} is missing")
+                source = ""
             elif learner.get("cell_type") != "code" or not isinstance(learner.get("source"), str):
                 reasons.append(f"answer cell {grade_id} is no longer a code cell: graded as unanswered")
-                source = cell.source
+                source = ""
             else:
                 source = learner.source
             new = nbformat.v4.new_code_cell(source, metadata={"nbgrader": dict(meta)})
@@ -309,7 +312,7 @@ class CallError:
 
 
 def call(sources, tasks: list[Task], cases: dict[str, list[Case]], sandboxed: bool,
-         scratch: Path) -> Called:
+         scratch: Path, timeout: float = 30.0) -> Called:
     """Call the graded functions in fresh sandboxes (B); a hung task is killed, the rest go on."""
     called = Called()
     remaining = [task for task in tasks if task.function is not None]
@@ -318,7 +321,7 @@ def call(sources, tasks: list[Task], cases: dict[str, list[Case]], sandboxed: bo
         request = {
             "sources": [list(pair) for pair in sources], "scratch": "/tmp" if sandboxed else str(scratch),
             "tasks": [{"id": task.test_id, "function": task.function, "returns": task.returns,
-                       "timeout": task.call_timeout,
+                       "timeout": task.call_timeout or timeout,
                        "cases": [{"args": plain.encode(case.args), "kwargs": plain.encode(case.kwargs)}
                                  for case in cases[task.test_id]]} for task in remaining],
         }
@@ -353,7 +356,9 @@ def call(sources, tasks: list[Task], cases: dict[str, list[Case]], sandboxed: bo
                 called.loaded_errors = [error for error in event["errors"][:20] if isinstance(error, dict)]
             elif kind == "start" and event.get("task") in by_id:
                 current = by_id[event["task"]]
-                deadline = time.monotonic() + current.call_timeout * (len(cases[current.test_id]) + 1) + 10
+                deadline = time.monotonic() + (current.call_timeout or timeout) + 5
+            elif kind == "case" and current is not None:
+                deadline = time.monotonic() + (current.call_timeout or timeout) + 5
             elif kind == "result" and event.get("task") in by_id and event["task"] not in done:
                 task = by_id[event["task"]]
                 try:
@@ -396,8 +401,13 @@ def _dotted(node) -> str | None:
     return None
 
 
-def uses_reference(sources, forbidden: tuple[str, ...]) -> str | None:
-    """The forbidden dotted name the learner's code imports or uses, if any."""
+def uses_reference(sources, forbidden: tuple[str, ...], answer: str | None = None) -> str | None:
+    """The forbidden dotted name that the answer cell ``answer`` imports or uses, if any.
+
+    Import aliases are collected from all the learner's cells (``from mmcourse.fusion import
+    reference`` in the setup cell, ``reference.product(...)`` in the answer); a module name in a
+    string (``importlib.import_module("mmcourse.fusion.reference")``) counts as a use.
+    """
     if not forbidden:
         return None
     aliases: dict[str, str] = {}
@@ -407,6 +417,13 @@ def uses_reference(sources, forbidden: tuple[str, ...]) -> str | None:
             trees.append(ast.parse(source))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
+    answer_trees = []
+    for label, source in sources:
+        if answer is None or label == answer:
+            try:
+                answer_trees.append(ast.parse(source))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
     for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -418,9 +435,7 @@ def uses_reference(sources, forbidden: tuple[str, ...]) -> str | None:
                     if alias.name == "*" and any(name.startswith(node.module + ".") for name in forbidden):
                         return f"from {node.module} import *"
                     aliases[alias.asname or alias.name] = full
-                    if full in forbidden:
-                        return full
-    for tree in trees:
+    for tree in answer_trees:
         for node in ast.walk(tree):
             if isinstance(node, (ast.Name, ast.Attribute)):
                 dotted = _dotted(node)
@@ -430,9 +445,12 @@ def uses_reference(sources, forbidden: tuple[str, ...]) -> str | None:
                 resolved = aliases.get(head, head) + (f".{rest}" if rest else "")
                 if resolved in forbidden:
                     return resolved
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if any(node.value and name.startswith(node.value) and "." in node.value
-                       for name in forbidden):
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    if f"{node.module}.{alias.name}" in forbidden:
+                        return f"{node.module}.{alias.name}"
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value:
+                if any(name == node.value or name.startswith(node.value + ".") for name in forbidden):
                     return f"the module name {node.value!r} as a string"
     return None
 
@@ -458,7 +476,7 @@ def grade_one(student: str, submission, prepared: Prepared, timeout: float, sand
     if executed is not None:
         more, visible, stderr = notebook_notes(executed, release_ids, timeout)
         result.reasons.extend(more)
-    called = call(sources, prepared.tasks, prepared.cases, sandboxed, scratch)
+    called = call(sources, prepared.tasks, prepared.cases, sandboxed, scratch, timeout)
     for error in called.loaded_errors:
         if error.get("type") != "NotImplementedError":
             result.reasons.append(f"{_text(error.get('type'), 40)} in cell {_text(error.get('cell'), 60)}: "
@@ -500,7 +518,7 @@ def grade_one(student: str, submission, prepared: Prepared, timeout: float, sand
                 if failure:
                     break
         if failure is None and not allow_reference:
-            used = uses_reference(sources, task.forbidden)
+            used = uses_reference(sources, task.forbidden, task.answer_id)
             if used:
                 failure = (f"the answer uses the course's own reference for this task ({used}); "
                            "write it yourself (policy: 0 points)")

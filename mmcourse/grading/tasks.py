@@ -50,7 +50,7 @@ class Task:
     returns: str = "plain"  # or "keras_model": the result crosses as a .keras file
     artefact: str | None = None
     evaluate: Callable[[Path], str | None] | None = None
-    call_timeout: float = 20.0
+    call_timeout: float | None = None  # seconds per call; default: the grading run's timeout
 
 
 # --- comparisons (grader side: the learner's code never touched these) -----------------------
@@ -95,9 +95,16 @@ def equal_array(received, expected) -> str | None:
     return None
 
 
+def _not_plain(received) -> str | None:
+    if isinstance(received, Rejected):
+        return f"returned {received.what}, not plain data (return a plain int, float, list or NumPy array)"
+    return None
+
+
 def equal_int(received, expected) -> str | None:
-    if isinstance(received, Rejected) or type(received) not in (int, float, np.int64, np.int32,
-                                                              np.float64, np.uint64, np.int16):
+    if _not_plain(received):
+        return _not_plain(received)
+    if type(received) not in (int, float, np.int64, np.int32, np.float64, np.uint64, np.int16):
         return f"expected an int, received {getattr(received, 'what', type(received).__name__)}"
     if received != expected:
         return "a wrong number (the formula misses a case)"
@@ -105,7 +112,9 @@ def equal_int(received, expected) -> str | None:
 
 
 def close_scalar(received, expected) -> str | None:
-    if isinstance(received, Rejected) or type(received) not in (int, float, np.float64, np.float32):
+    if _not_plain(received):
+        return _not_plain(received)
+    if type(received) not in (int, float, np.float64, np.float32):
         return f"expected a float, received {getattr(received, 'what', type(received).__name__)}"
     if not math.isfinite(float(received)) or not np.isclose(float(received), expected):
         return "a wrong value"
@@ -113,7 +122,9 @@ def close_scalar(received, expected) -> str | None:
 
 
 def equal_strings(received, expected) -> str | None:
-    if isinstance(received, Rejected) or type(received) not in (list, tuple):
+    if _not_plain(received):
+        return _not_plain(received)
+    if type(received) not in (list, tuple):
         return f"expected a list of str, received {getattr(received, 'what', type(received).__name__)}"
     if not all(type(item) is str for item in received):
         return "expected a list of str; some items are not str"
@@ -327,7 +338,10 @@ def _load_keras_safely(path: Path):
     """A learner's ``.keras`` file, loaded with ``safe_mode=True`` (no lambdas, no arbitrary code)."""
     import keras
 
-    import mmcourse.fusion.layers  # noqa: F401 - registers the course's own layers
+    import mmcourse.features.audio  # noqa: F401 - registers the course's own layers (MFCC, ...)
+    import mmcourse.features.image  # noqa: F401
+    import mmcourse.features.text  # noqa: F401
+    import mmcourse.fusion.layers  # noqa: F401
     import mmcourse.models  # noqa: F401
 
     return keras.saving.load_model(str(path), safe_mode=True, compile=False)
@@ -340,7 +354,7 @@ def _evaluate_model_07(path: Path) -> str | None:
     try:
         model = _load_keras_safely(path)
     except Exception as error:  # noqa: BLE001 - any unloadable file is a failed task
-        return f"multimodal_model.keras could not be loaded safely: {type(error).__name__}"
+        return f"multimodal_model.keras could not be loaded safely: {type(error).__name__}: {str(error)[:160]}"
     if model.count_params() > 60_000:
         return f"{model.count_params():,} parameters (budget 60,000)"
     try:

@@ -216,6 +216,7 @@ def call(request: dict, out) -> int:
                                               "message": f"the call took longer than {task['timeout']} s"}})
                 except BaseException as error:  # noqa: BLE001
                     results.append({"error": _describe(error, labels)})
+                emit({"event": "case", "task": task["id"]})
         seen = []
         for warning in caught[:50]:
             try:
