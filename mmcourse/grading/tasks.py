@@ -500,3 +500,5 @@ TASKS: dict[str, list[Task]] = {
 def tasks_for(assignment_code: str) -> list[Task] | None:
     """The grader's checks for exercise ``NN``, or ``None`` if it has none (yet)."""
     return TASKS.get(assignment_code)
+
+import mmcourse.grading.tasks_0809  # noqa: E402, F401 - adds exercises 08 and 09 to TASKS (issue 15)
