@@ -427,17 +427,19 @@ def grade(
 
 
 def _check_writable(out: Path) -> None:
-    """Fail before grading if the CSV cannot be written (a folder, a missing or read-only parent)."""
+    """Fail before grading if the CSV cannot be written: really open it (then leave it as it was)."""
     if out.is_dir():
         raise ValueError(f"out must be a CSV file path; received the folder {out}")
-    parent = out.parent if str(out.parent) else Path(".")
-    probe = parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"out must be a path this user can write; received {out}")
-    if out.exists() and not os.access(out, os.W_OK):
-        raise ValueError(f"out must be a path this user can write; received {out} (read-only)")
+    existed = out.exists()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise ValueError(f"out must be a path this user can write; received {out} "
+                         f"({error.strerror or type(error).__name__})") from None
+    if not existed:
+        out.unlink()
 
 
 def _grade_nbgrader(

@@ -44,7 +44,6 @@ from mmcourse.grading.sandboxed import plain
 from mmcourse.grading.tasks import Case, Task
 
 RUNNER = sandbox.RUNNER_DIR / "runner.py"
-MAX_NOTEBOOK_BYTES = 50 * 2**20
 MAX_ARTEFACT_BYTES = 64 * 2**20
 MAX_LINE_BYTES = 80 * 2**20
 _TF_LOCK = threading.Lock()  # TensorFlow work in the grader's process, one thread at a time
@@ -207,27 +206,17 @@ def _read_regular(path: Path, limit: int) -> bytes | None:
 
 # --- 2. execute -------------------------------------------------------------------------------
 def execute(notebook, workdir: Path, timeout: float, sandboxed: bool) -> tuple[dict | None, list[str]]:
-    """Run the rebuilt notebook in sandbox A; (executed notebook as JSON data or None, reasons)."""
-    nbformat.write(notebook, str(workdir / "submission.ipynb"))
-    code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
-    argv, extra = _wrap([sys.executable, _runner(sandboxed), "execute", "submission.ipynb",
-                         "executed.ipynb", f"{timeout:g}"], workdir, sandboxed)
-    budget = 120 + timeout * (code_cells + 2) * 2
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True, **extra)
+    """Run the rebuilt notebook with its kernel in sandbox A; (executed notebook or None, reasons)."""
+    from mmcourse.grading import kernel
+
+    ipc_dir = Path(tempfile.mkdtemp(prefix="ipc-", dir=workdir.parent))
+    os.chmod(ipc_dir, 0o777)
     try:
-        process.wait(timeout=budget)
-    except subprocess.TimeoutExpired:
-        _kill(process)
-        return None, [f"the notebook did not finish within {budget:g} s and was stopped"]
-    raw = _read_regular(workdir / "executed.ipynb", MAX_NOTEBOOK_BYTES)
-    try:
-        data = json.loads(raw) if raw else None
-    except (ValueError, RecursionError):
-        data = None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        return None, ["the notebook run ended without a readable result (feedback from the notebook is missing)"]
-    return data, []
+        executed = kernel.execute(notebook, workdir, ipc_dir, timeout, sandboxed)
+    except Exception as error:  # noqa: BLE001 - a kernel that cannot start or breaks the protocol
+        return None, [f"the notebook could not be run to the end ({type(error).__name__}); "
+                      "feedback from the notebook is missing"]
+    return {"cells": [dict(cell) for cell in executed.cells]}, []
 
 
 def _text(value, limit: int = 300) -> str:
