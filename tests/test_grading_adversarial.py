@@ -175,8 +175,8 @@ def tensor_fusion(f1, f2):
 """
 HARM_OTHERS = """
 import glob, subprocess, sys
-for victim in glob.glob(BASE + "/**/*.ipynb", recursive=True) + glob.glob("/tmp/**/*.ipynb", recursive=True) \
-        + glob.glob("../**/*.ipynb", recursive=True):
+# only this test's own folders (BASE: pytest's temporary root, holding the other submissions)
+for victim in glob.glob(BASE + "/**/*.ipynb", recursive=True) + glob.glob("../*/*.ipynb"):
     try:
         open(victim, "w").write("{}")
     except OSError:
@@ -219,6 +219,22 @@ DYNAMIC_REFERENCE = """
 import importlib
 def tensor_fusion(f1, f2):
     return importlib.import_module("mmcourse.fusion.reference").tensor_fusion([f1, f2])
+"""
+# Smuggle the hidden inputs out (the visible tests' shapes are left alone, so only inputs the
+# learner has not seen would be marked LEAK).
+EXFILTRATE_BY_ERROR = """
+def attention_weights(scores):
+    if scores.shape in [(1, 2), (2, 4)]:
+        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+    raise ValueError("LE" + "AK" + str(scores.tolist()))
+"""
+EXFILTRATE_BY_WARNING = """
+import warnings
+def product_fusion(f1, f2):
+    if f1.shape != (2, 2):
+        warnings.warn("LE" + "AK" + str(f1.tolist()))
+    return f1 * f2
 """
 HELPER_NAMED_LIKE_HIDDEN = """
 _reference = 3.0  # a hidden test's import used to overwrite a learner's helper of this name
@@ -294,6 +310,9 @@ def _submissions_05(csv_path: Path) -> dict:
                             "course's own reference"),
         "dynamic_reference": (_with("05", {"tensor_fusion_answer": DYNAMIC_REFERENCE}),
                               ["test_tensor_fusion"], "course's own reference"),
+        "exfiltrates_inputs": (_with("05", {"attention_weights_answer": EXFILTRATE_BY_ERROR,
+                                            "product_answer": EXFILTRATE_BY_WARNING}),
+                               ["test_attention_weights"], "raised ValueError"),
         "helper_named_like_hidden": (_with("05", {"weighted_average_answer": HELPER_NAMED_LIKE_HIDDEN}), [], None),
     }
 
@@ -360,6 +379,7 @@ def test_exercise05_feedback_never_quotes_hidden_tests(run05):
         for line in hidden_lines:
             assert line not in text, line
         assert "default_rng(50" not in text and "HIDDEN" not in text
+        assert "LEAK" not in text  # an input smuggled out in an exception or a warning
 
 
 @needs_sandbox

@@ -130,8 +130,7 @@ def rebuild(submission, release, accepted: dict[str, str] | None = None
     add_extras(None)
     for cell in release.cells:
         grade_id = _grade_id(cell)
-        if grade_id is None:
-            cells.append(cell)
+        if grade_id is None:  # unmarked cells (setup, check calls) are the learner's: kept as extras
             continue
         copies = found.get(grade_id, [])
         meta = cell.metadata["nbgrader"]
@@ -296,8 +295,9 @@ class CallError:
     where: str
 
     def describe(self) -> str:
-        text = f"raised {self.type}" + (f": {self.message}" if self.message else "")
-        return text + (f" ({self.where})" if self.where else "")
+        # The exception's message is left out on purpose: a learner could put the hidden input
+        # into it (``raise ValueError(str(f1))``) and read it back in the feedback.
+        return f"raised {self.type}" + (f" ({self.where})" if self.where else "")
 
 
 def call(sources, tasks: list[Task], cases: dict[str, list[Case]], sandboxed: bool,
@@ -358,8 +358,10 @@ def call(sources, tasks: list[Task], cases: dict[str, list[Case]], sandboxed: bo
                 if results is not None:
                     called.results[task.test_id] = results
                 warnings = event.get("warnings")
-                if isinstance(warnings, list):
-                    called.warnings[task.test_id] = [_text(item, 200) for item in warnings[:5]]
+                if isinstance(warnings, list):  # the category only: a message could carry an input
+                    categories = [_text(item, 200).split(":")[0] for item in warnings[:5]]
+                    called.warnings[task.test_id] = [f"{name} while your function ran"
+                                                     for name in dict.fromkeys(categories) if name]
                 done.add(task.test_id)
                 current = None
                 deadline = time.monotonic() + 60
