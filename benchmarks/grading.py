@@ -44,15 +44,15 @@ def _folder(assignment: str, count: int) -> Path:
 
 
 def measure(assignment: str, count: int, engine: str) -> dict:
-    from mmcourse.grading import grade as grading
+    from mmcourse.grading.grade import _grade_nbgrader, grade
 
     folder = _folder(assignment, count)
     try:
         started = time.perf_counter()
         if engine == "sandboxed":
-            results = grading.grade(folder, assignment, folder / "grades.csv", workers=WORKERS, timeout=300)
+            results = grade(folder, assignment, folder / "grades.csv", workers=WORKERS, timeout=300)
         else:
-            results = grading._grade_nbgrader(folder, assignment, folder / "grades.csv", workers=WORKERS,
+            results = _grade_nbgrader(folder, assignment, folder / "grades.csv", workers=WORKERS,
                                               timeout=300)
         elapsed = time.perf_counter() - started
     finally:

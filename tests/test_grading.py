@@ -105,7 +105,6 @@ def product_fusion(f1, f2):
 """)
     _write(folder, "infinite_loop", _answered(looping))
     expected["infinite_loop"] = {"total": 9, "zero": ["test_product"], "reason": "timed out"}
-    expected["infinite_loop"]["reason"] = "product_fusion did not return in time"
 
     syntax = dict(CORRECT_05, concatenate_answer="def concat_fusion(f1, f2)\n    return f1")
     _write(folder, "syntax_error", _answered(syntax))

@@ -31,7 +31,8 @@ pytestmark = pytest.mark.slow
 
 _NO_SANDBOX = sandbox.available()
 needs_sandbox = pytest.mark.skipif(_NO_SANDBOX is not None, reason=f"no sandbox: {_NO_SANDBOX}")
-TIMEOUT = 8  # seconds per notebook cell
+TIMEOUT = {"05": 4}  # seconds per notebook cell and graded call: short for exercise 05's loops
+DEFAULT_TIMEOUT = 60  # TensorFlow start-up inside a cell of 15 (and 03's vectorizer) on a busy box
 
 
 def _answers(assignment: str) -> dict[str, str]:
@@ -86,7 +87,8 @@ def _run(tmp_path_factory, assignment: str, submissions: dict, name: str = "", *
     out = folder.parent / f"grades{assignment}{name}.csv"
     feedback = folder.parent / f"feedback{assignment}{name}"
     started = time.perf_counter()
-    results = grade(folder, assignment, out, timeout=TIMEOUT, feedback_dir=feedback, workers=2, **options)
+    results = grade(folder, assignment, out, timeout=TIMEOUT.get(assignment, DEFAULT_TIMEOUT),
+                    feedback_dir=feedback, workers=2, **options)
     print(f"\n{assignment}: graded {len(results)} submissions in {time.perf_counter() - started:.1f} s")
     return {"results": {r.student: r for r in results}, "expected": expected, "out": out,
             "feedback": feedback, "folder": folder}
@@ -173,8 +175,8 @@ def tensor_fusion(f1, f2):
 """
 HARM_OTHERS = """
 import glob, subprocess, sys
-for victim in glob.glob(BASE + "/**/*.ipynb", recursive=True) + glob.glob("/tmp/**/*.ipynb", recursive=True) \
-        + glob.glob("../**/*.ipynb", recursive=True):
+# only this test's own folders (BASE: pytest's temporary root, holding the other submissions)
+for victim in glob.glob(BASE + "/**/*.ipynb", recursive=True) + glob.glob("../*/*.ipynb"):
     try:
         open(victim, "w").write("{}")
     except OSError:
@@ -217,6 +219,22 @@ DYNAMIC_REFERENCE = """
 import importlib
 def tensor_fusion(f1, f2):
     return importlib.import_module("mmcourse.fusion.reference").tensor_fusion([f1, f2])
+"""
+# Smuggle the hidden inputs out (the visible tests' shapes are left alone, so only inputs the
+# learner has not seen would be marked LEAK).
+EXFILTRATE_BY_ERROR = """
+def attention_weights(scores):
+    if scores.shape in [(1, 2), (2, 4)]:
+        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+    raise ValueError("LE" + "AK" + str(scores.tolist()))
+"""
+EXFILTRATE_BY_WARNING = """
+import warnings
+def product_fusion(f1, f2):
+    if f1.shape != (2, 2):
+        warnings.warn("LE" + "AK" + str(f1.tolist()))
+    return f1 * f2
 """
 HELPER_NAMED_LIKE_HIDDEN = """
 _reference = 3.0  # a hidden test's import used to overwrite a learner's helper of this name
@@ -292,6 +310,9 @@ def _submissions_05(csv_path: Path) -> dict:
                             "course's own reference"),
         "dynamic_reference": (_with("05", {"tensor_fusion_answer": DYNAMIC_REFERENCE}),
                               ["test_tensor_fusion"], "course's own reference"),
+        "exfiltrates_inputs": (_with("05", {"attention_weights_answer": EXFILTRATE_BY_ERROR,
+                                            "product_answer": EXFILTRATE_BY_WARNING}),
+                               ["test_attention_weights"], "raised ValueError"),
         "helper_named_like_hidden": (_with("05", {"weighted_average_answer": HELPER_NAMED_LIKE_HIDDEN}), [], None),
     }
 
@@ -333,7 +354,7 @@ def test_exercise05_no_survivor_rewrites_the_csv(run05):
     assert "999" not in before
     solution = run05["folder"] / "solution" / "05_fusion_formulas.ipynb"
     assert solution.read_bytes() == find_source("05").read_bytes(), "another student's notebook was changed"
-    survivors = subprocess.run(["pgrep", "-u", sandbox.NOBODY], capture_output=True, text=True, check=False)
+    survivors = subprocess.run(["pgrep", "-f", "attacker,999"], capture_output=True, text=True, check=False)
     assert survivors.stdout.strip() == "", survivors.stdout
 
 
@@ -358,6 +379,7 @@ def test_exercise05_feedback_never_quotes_hidden_tests(run05):
         for line in hidden_lines:
             assert line not in text, line
         assert "default_rng(50" not in text and "HIDDEN" not in text
+        assert "LEAK" not in text  # an input smuggled out in an exception or a warning
 
 
 @needs_sandbox
@@ -464,7 +486,8 @@ def test_hostile_reasons_name_each_trick(runs_small):
 @needs_sandbox
 def test_sandbox_hides_the_repository_and_has_no_network():
     probe = ("import os, socket\n"
-             f"print(os.path.exists({str(REPO_ROOT / 'solutions')!r}), os.getuid(),\n"
+             f"print(os.path.exists({str(REPO_ROOT / 'solutions')!r}) or os.path.exists('/etc/shadow'),\n"
+             "      os.getuid(),\n"
              f"      os.listdir({str(REPO_ROOT / 'mmcourse' / 'grading')!r}))\n"
              "try:\n    socket.create_connection(('1.1.1.1', 80), timeout=2); print('net')\n"
              "except OSError:\n    print('no net')\n")

@@ -1,4 +1,4 @@
-"""Autograde a folder of submissions with nbgrader; write a grade CSV and per-student feedback.
+"""Autograde a folder of submissions; write a grade CSV and per-student feedback.
 
 Submission layout (one folder per learner, the folder name is the student id)::
 
@@ -7,10 +7,14 @@ Submission layout (one folder per learner, the folder name is the student id)::
       bob/05_fusion_formulas.ipynb
       ...
 
-For assignment ``NN`` the source is ``solutions/NN_*.ipynb``. Grading builds a temporary nbgrader
-course (``source/`` → ``nbgrader generate_assignment`` → ``release/``, ``submitted/<student>/``,
-a temporary SQLite gradebook) and runs nbgrader's autograder on every submission, split over a
-few worker processes. Each worker has its own copy of the course and gradebook.
+For assignment ``NN`` the source is ``solutions/NN_*.ipynb``. Exercises with grader checks
+(:mod:`mmcourse.grading.tasks`: 01, 03, 05, 07, 15) are graded by the sandboxed grader,
+:mod:`mmcourse.grading.secure` — the notebook runs in a bubblewrap sandbox, the graded functions
+are called out of the learner's kernel in a fresh one, results compared here (see
+docs/teaching.md, section 8). The others (02, 04, 06) are graded, only with ``unsafe=True``, by
+nbgrader's in-kernel autograder (:func:`_grade_nbgrader`): a temporary nbgrader course
+(``source/`` → ``nbgrader generate_assignment`` → ``release/``, ``submitted/<student>/``, a
+temporary SQLite gradebook), split over a few worker processes.
 
 Robustness — one broken submission never stops the others; each gets the points it earned and a
 ``reason``:
@@ -34,6 +38,7 @@ blank (grade them in nbgrader's formgrader).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -427,17 +432,19 @@ def grade(
 
 
 def _check_writable(out: Path) -> None:
-    """Fail before grading if the CSV cannot be written (a folder, a missing or read-only parent)."""
+    """Fail before grading if the CSV cannot be written: really open it (then leave it as it was)."""
     if out.is_dir():
         raise ValueError(f"out must be a CSV file path; received the folder {out}")
-    parent = out.parent if str(out.parent) else Path(".")
-    probe = parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"out must be a path this user can write; received {out}")
-    if out.exists() and not os.access(out, os.W_OK):
-        raise ValueError(f"out must be a path this user can write; received {out} (read-only)")
+    existed = out.exists()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise ValueError(f"out must be a path this user can write; received {out} "
+                         f"({error.strerror or type(error).__name__})") from None
+    if not existed:
+        out.unlink()
 
 
 def _grade_nbgrader(
@@ -551,6 +558,9 @@ def write_feedback(results: list[StudentResult], feedback_dir: Path | str, assig
     feedback_dir = Path(feedback_dir)
     feedback_dir.mkdir(parents=True, exist_ok=True)
     for result in results:
+        name = result.student
+        if not _STUDENT_ID.fullmatch(name):  # never a file name with a newline, '..' or the like
+            name = "invalid-name-" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:12]
         tasks = [
             {
                 "task": task,
@@ -570,7 +580,7 @@ def write_feedback(results: list[StudentResult], feedback_dir: Path | str, assig
             "reason": result.reason,
             "tasks": tasks,
         }
-        (feedback_dir / f"{result.student}.json").write_text(
+        (feedback_dir / f"{name}.json").write_text(
             json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         lines = [
@@ -588,5 +598,5 @@ def write_feedback(results: list[StudentResult], feedback_dir: Path | str, assig
         for task in tasks:
             if task["failing_output"]:
                 lines += ["", f"## {task['task']} failed", "", "```", task["failing_output"], "```"]
-        (feedback_dir / f"{result.student}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (feedback_dir / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return feedback_dir

@@ -2,8 +2,9 @@
 
 :func:`command` wraps a command so that it runs in a fresh ``bwrap`` sandbox that sees only
 
-* the operating system (``/usr``, ``/etc``) and the Python installation and virtual environment
-  the grader runs on, **read-only**;
+* the operating system (``/usr`` and the few files of ``/etc`` programs need to start — not
+  ``/etc/shadow`` and the like) and the Python installation and virtual environment the grader
+  runs on, **read-only**;
 * the ``mmcourse`` package, read-only, with ``mmcourse/grading/`` (the hidden checks) replaced by
   an empty folder — the rest of the repository (``solutions/``, tests, other worktrees) is not
   there at all;
@@ -17,6 +18,10 @@ namespaces; ``--die-with-parent`` and the PID namespace mean every process it st
 when it ends (a detached process cannot outlive the sandbox); ``--new-session`` stops it from
 injecting keystrokes into the grader's terminal. :func:`available` checks that bwrap exists and
 works here (it needs unprivileged user namespaces, or root).
+
+Inside, the process is uid 65534 with no capabilities, but the user namespace maps it to the
+grader's own uid outside: what protects the grader is what is *mounted* (and that it is
+read-only), not file permissions. Hence the short list of binds.
 """
 
 from __future__ import annotations
@@ -62,14 +67,22 @@ def len_key(path: Path) -> tuple[int, str]:
     return (len(path.parts), str(path))
 
 
+# From /etc only what programs need to start — never /etc as a whole (shadow, ssh keys, …).
+_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "ssl", "localtime",
+        "passwd", "group", "nsswitch.conf", "hosts", "mime.types", "matplotlibrc")
+
+
 def _system_binds() -> list[str]:
     arguments = []
-    for top in ("/usr", "/etc", "/lib", "/lib64", "/bin", "/sbin"):
+    for top in ("/usr", "/lib", "/lib64", "/bin", "/sbin"):
         path = Path(top)
         if path.is_symlink():
             arguments += ["--symlink", os.readlink(path), top]
         elif path.exists():
             arguments += ["--ro-bind", top, top]
+    for name in _ETC:
+        if (Path("/etc") / name).exists():
+            arguments += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     return arguments
 
 

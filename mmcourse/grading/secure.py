@@ -44,7 +44,6 @@ from mmcourse.grading.sandboxed import plain
 from mmcourse.grading.tasks import Case, Task
 
 RUNNER = sandbox.RUNNER_DIR / "runner.py"
-MAX_NOTEBOOK_BYTES = 50 * 2**20
 MAX_ARTEFACT_BYTES = 64 * 2**20
 MAX_LINE_BYTES = 80 * 2**20
 _TF_LOCK = threading.Lock()  # TensorFlow work in the grader's process, one thread at a time
@@ -131,8 +130,7 @@ def rebuild(submission, release, accepted: dict[str, str] | None = None
     add_extras(None)
     for cell in release.cells:
         grade_id = _grade_id(cell)
-        if grade_id is None:
-            cells.append(cell)
+        if grade_id is None:  # unmarked cells (setup, check calls) are the learner's: kept as extras
             continue
         copies = found.get(grade_id, [])
         meta = cell.metadata["nbgrader"]
@@ -207,27 +205,17 @@ def _read_regular(path: Path, limit: int) -> bytes | None:
 
 # --- 2. execute -------------------------------------------------------------------------------
 def execute(notebook, workdir: Path, timeout: float, sandboxed: bool) -> tuple[dict | None, list[str]]:
-    """Run the rebuilt notebook in sandbox A; (executed notebook as JSON data or None, reasons)."""
-    nbformat.write(notebook, str(workdir / "submission.ipynb"))
-    code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
-    argv, extra = _wrap([sys.executable, _runner(sandboxed), "execute", "submission.ipynb",
-                         "executed.ipynb", f"{timeout:g}"], workdir, sandboxed)
-    budget = 120 + timeout * (code_cells + 2) * 2
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True, **extra)
+    """Run the rebuilt notebook with its kernel in sandbox A; (executed notebook or None, reasons)."""
+    from mmcourse.grading import kernel
+
+    ipc_dir = Path(tempfile.mkdtemp(prefix="ipc-", dir=workdir.parent))
+    os.chmod(ipc_dir, 0o777)
     try:
-        process.wait(timeout=budget)
-    except subprocess.TimeoutExpired:
-        _kill(process)
-        return None, [f"the notebook did not finish within {budget:g} s and was stopped"]
-    raw = _read_regular(workdir / "executed.ipynb", MAX_NOTEBOOK_BYTES)
-    try:
-        data = json.loads(raw) if raw else None
-    except (ValueError, RecursionError):
-        data = None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        return None, ["the notebook run ended without a readable result (feedback from the notebook is missing)"]
-    return data, []
+        executed = kernel.execute(notebook, workdir, ipc_dir, timeout, sandboxed)
+    except Exception as error:  # noqa: BLE001 - a kernel that cannot start or breaks the protocol
+        return None, [f"the notebook could not be run to the end ({type(error).__name__}); "
+                      "feedback from the notebook is missing"]
+    return {"cells": [dict(cell) for cell in executed.cells]}, []
 
 
 def _text(value, limit: int = 300) -> str:
@@ -307,8 +295,9 @@ class CallError:
     where: str
 
     def describe(self) -> str:
-        text = f"raised {self.type}" + (f": {self.message}" if self.message else "")
-        return text + (f" ({self.where})" if self.where else "")
+        # The exception's message is left out on purpose: a learner could put the hidden input
+        # into it (``raise ValueError(str(f1))``) and read it back in the feedback.
+        return f"raised {self.type}" + (f" ({self.where})" if self.where else "")
 
 
 def call(sources, tasks: list[Task], cases: dict[str, list[Case]], sandboxed: bool,
@@ -369,8 +358,10 @@ def call(sources, tasks: list[Task], cases: dict[str, list[Case]], sandboxed: bo
                 if results is not None:
                     called.results[task.test_id] = results
                 warnings = event.get("warnings")
-                if isinstance(warnings, list):
-                    called.warnings[task.test_id] = [_text(item, 200) for item in warnings[:5]]
+                if isinstance(warnings, list):  # the category only: a message could carry an input
+                    categories = [_text(item, 200).split(":")[0] for item in warnings[:5]]
+                    called.warnings[task.test_id] = [f"{name} while your function ran"
+                                                     for name in dict.fromkeys(categories) if name]
                 done.add(task.test_id)
                 current = None
                 deadline = time.monotonic() + 60

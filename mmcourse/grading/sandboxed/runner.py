@@ -1,11 +1,6 @@
-"""The grading sandbox's two jobs (run as a script inside bubblewrap; see ``sandbox.py``).
+"""Sandbox B's job (run as a script inside bubblewrap; see ``sandbox.py`` and ``secure.py``).
 
-``python runner.py execute NOTEBOOK OUT TIMEOUT``
-    Execute the rebuilt submission (answers + the released visible tests, never a hidden test)
-    cell by cell with nbclient, in the current folder. A cell that errors is recorded and the
-    run goes on; a cell that times out or kills the kernel is recorded, the kernel is restarted
-    and the earlier cells are replayed, so later tasks still run. Writes the executed notebook
-    to OUT. Its only use is feedback and the artefacts a task saves (a ``.keras`` file).
+(Sandbox A, the notebook run, needs no runner: the grader drives a sandboxed kernel, ``kernel.py``.)
 
 ``python runner.py call`` (a JSON request on stdin)
     A fresh interpreter that loads only the learner's *definitions* (top-level imports, ``def``,
@@ -34,54 +29,6 @@ import plain  # noqa: E402
 
 ALLOWED = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 MAX_MODEL_BYTES = 32 * 2**20
-
-
-# --- execute -------------------------------------------------------------------------------
-def execute(notebook_path: str, out_path: str, timeout: float) -> int:
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from nbclient.util import run_sync
-
-    notebook = nbformat.read(notebook_path, as_version=4)
-    client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-        interrupt_on_timeout=False, raise_on_iopub_timeout=False, startup_timeout=120,
-        resources={"metadata": {"path": os.getcwd()}},
-        extra_arguments=["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=40"],
-    )
-    failed: set[int] = set()
-
-    def restart_and_replay(upto: int) -> None:
-        run_sync(client.km.restart_kernel)(now=True)
-        client.wait_for_reply(client.kc.kernel_info())
-        for index in range(upto):
-            cell = notebook.cells[index]
-            if cell.cell_type == "code" and index not in failed:
-                try:
-                    client.execute_cell(nbformat.from_dict(dict(cell, outputs=[])), index)
-                except (CellTimeoutError, DeadKernelError):
-                    failed.add(index)
-                    run_sync(client.km.restart_kernel)(now=True)
-                    client.wait_for_reply(client.kc.kernel_info())
-
-    with client.setup_kernel():
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type != "code":
-                continue
-            try:
-                client.execute_cell(cell, index)
-            except (CellTimeoutError, DeadKernelError) as error:
-                failed.add(index)
-                timed_out = isinstance(error, CellTimeoutError)
-                cell.outputs.append(nbformat.v4.new_output(
-                    "error", ename="CellTimeoutError" if timed_out else "KernelDied",
-                    evalue=f"timed out after {timeout:g} s" if timed_out else "the kernel died",
-                    traceback=[],
-                ))
-                restart_and_replay(index)
-    nbformat.write(notebook, out_path)
-    return 0
 
 
 # --- call ----------------------------------------------------------------------------------
@@ -231,8 +178,6 @@ def call(request: dict, out) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["execute"]:
-        return execute(argv[1], argv[2], float(argv[3]))
     if argv[:1] == ["call"]:
         out = os.fdopen(os.dup(1), "w", encoding="utf-8")  # the protocol's private copy of stdout
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -240,7 +185,7 @@ def main(argv: list[str]) -> int:
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
         request = json.loads(sys.stdin.readline())
         return call(request, out)
-    print(f"usage: runner.py execute NOTEBOOK OUT TIMEOUT | call; received {argv!r}", file=sys.stderr)
+    print(f"usage: runner.py call (a JSON request on stdin); received {argv!r}", file=sys.stderr)
     return 2
 
 
