@@ -2,7 +2,7 @@
 
 For each exercise, ONE ``grade()`` run (bubblewrap sandboxes, Jupyter kernels, the learner's
 functions called out of kernel on fresh inputs) grades several submissions built from the
-generated exercise: the solution's answers score full marks, the untouched exercise scores 0,
+generated exercise: the solution's answers (and the solution notebook as it is) score full marks, the untouched exercise scores 0,
 one plausible wrong answer per task loses exactly that task's points (with a reason), and an
 answer that calls the course's own reference scores 0 for its task. The ``check()`` tests (pure
 NumPy, no sandbox) show that each check accepts the solution and rejects the untouched stub and
@@ -179,6 +179,7 @@ def test_grader_scores_solution_untouched_and_each_wrong_answer(assignment, tmp_
                    "untouched": (_with(assignment, {}, correct=False), set(TEST_OF[a] for a in WRONG[assignment]))}
     for answer_id, source in WRONG[assignment].items():
         submissions[f"wrong_{answer_id[:-7]}"] = (_with(assignment, {answer_id: source}), {TEST_OF[answer_id]})
+    submissions["solution_as_is"] = (nbformat.read(str(find_source(assignment)), as_version=4), set())
     answer_id, source = CALLS_REFERENCE[assignment]
     submissions["calls_reference"] = (_with(assignment, {answer_id: source}), {TEST_OF[answer_id]})
     for student, (notebook, _) in submissions.items():
@@ -194,5 +195,11 @@ def test_grader_scores_solution_untouched_and_each_wrong_answer(assignment, tmp_
             assert result.scores[task] == (0.0 if task in zero else points), (student, result.scores, result.reason)
         if zero:
             assert result.reason or all(result.failures.get(task) for task in zero), student
+        if student.startswith("wrong_"):  # the wrong answer ran and was judged, not a crash
+            (task,) = zero
+            print(student, "->", result.failures.get(task))
+            assert result.failures.get(task), (student, result.failures)
+            assert not any(word in result.failures[task] for word in ("NameError", "Traceback")), result.failures
     assert results["untouched"].total == 0
+    assert results["solution"].reason == "" and results["solution_as_is"].reason == ""
     assert "reference" in results["calls_reference"].reason
