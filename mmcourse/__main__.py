@@ -2,22 +2,33 @@
 
 * ``assign [--check]`` — regenerate ``exercises/`` from ``solutions/`` with nbgrader; with
   ``--check`` only compare, and exit 1 naming stale, missing or extra exercise files.
-* ``grade SUBMISSIONS_DIR --assignment NN --out grades.csv [--timeout S] [--feedback-dir DIR]``
-  — autograde ``SUBMISSIONS_DIR/<student>/NN_topic.ipynb`` with nbgrader; see docs/teaching.md.
+* ``grade SUBMISSIONS_DIR --assignment NN --out grades.csv [--timeout S] [--feedback-dir DIR]
+  [--unsafe] [--allow-reference] [--seed N]`` — autograde ``SUBMISSIONS_DIR/<student>/NN_topic.ipynb``,
+  one bubblewrap sandbox per submission; see docs/teaching.md (sections 5 and 7).
 * ``report`` — print the environment report (versions, CPU/GPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
 
-def _assign(arguments) -> int:
-    from mmcourse.grading.assign import REPO_ROOT, assign
+class CommandError(Exception):
+    """A usage error: printed as one line, exit status 2."""
 
+
+def _assign(arguments) -> int:
+    from mmcourse.grading.assign import REPO_ROOT, assign, find_solutions
+
+    solutions = arguments.solutions or REPO_ROOT / "solutions"
+    if not solutions.is_dir():
+        raise CommandError(f"--solutions must be a folder of NN_topic.ipynb notebooks; received {solutions}")
+    if not find_solutions(solutions):
+        raise CommandError(f"--solutions must hold NN_topic.ipynb notebooks; received {solutions} with none")
     report = assign(arguments.solutions, arguments.exercises, check=arguments.check)
 
     def name(path: Path) -> str:
@@ -46,17 +57,31 @@ def _assign(arguments) -> int:
 
 def _grade(arguments) -> int:
     from mmcourse.grading.grade import grade
+    from mmcourse.grading.sandbox import SandboxUnavailable
 
+    if not math.isfinite(arguments.timeout) or arguments.timeout <= 0:
+        raise CommandError(f"--timeout must be a positive number of seconds; received {arguments.timeout}")
+    if arguments.workers is not None and arguments.workers < 1:
+        raise CommandError(f"--workers must be at least 1; received {arguments.workers}")
+    if arguments.unsafe:
+        print("WARNING: --unsafe: grading WITHOUT a sandbox; a submission can read the hidden checks "
+              "and other students' work. Use it only for submissions you trust.", file=sys.stderr)
     started = time.perf_counter()
-    results = grade(
-        arguments.submissions_dir,
-        arguments.assignment,
-        arguments.out,
-        timeout=arguments.timeout,
-        feedback_dir=arguments.feedback_dir,
-        solutions_dir=arguments.solutions,
-        workers=arguments.workers,
-    )
+    try:
+        results = grade(
+            arguments.submissions_dir,
+            arguments.assignment,
+            arguments.out,
+            timeout=arguments.timeout,
+            feedback_dir=arguments.feedback_dir,
+            solutions_dir=arguments.solutions,
+            workers=arguments.workers,
+            unsafe=arguments.unsafe,
+            allow_reference=arguments.allow_reference,
+            seed=arguments.seed,
+        )
+    except (ValueError, TypeError, SandboxUnavailable) as error:
+        raise CommandError(str(error)) from None
     elapsed = time.perf_counter() - started
     for result in results:
         note = f"  ({result.reason})" if result.reason else ""
@@ -90,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--feedback-dir", type=Path, default=None, help="write <student>.json/.md")
     grade.add_argument("--workers", type=int, default=None, help="parallel graders (default: CPUs)")
     grade.add_argument("--solutions", type=Path, default=None, help="default: solutions/")
+    grade.add_argument("--unsafe", action="store_true",
+                       help="grade without a sandbox (trusted submissions only; see docs/teaching.md)")
+    grade.add_argument("--allow-reference", action="store_true",
+                       help="do not zero answers that use the course's own reference for the task")
+    grade.add_argument("--seed", type=int, default=None,
+                       help="seed of the hidden inputs (default: fresh on every run)")
     grade.set_defaults(handler=_grade)
 
     report = commands.add_parser("report", help="print the environment report")
@@ -98,8 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
-    return arguments.handler(arguments)
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except CommandError as error:
+        message = " ".join(str(error).split())
+        print(f"mmcourse {arguments.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
   ``solutions/NN_topic.ipynb`` with nbgrader's own preprocessors (the chain ``nbgrader
   generate_assignment`` runs), byte-stable, so ``assign(check=True)`` can detect drift.
 * :func:`mmcourse.grading.grade.grade` autogrades a folder of submissions
-  (``SUBMISSIONS_DIR/<student>/NN_topic.ipynb``) in a temporary nbgrader course and writes one CSV
+  (``SUBMISSIONS_DIR/<student>/NN_topic.ipynb``) — one bubblewrap sandbox per submission, hidden
+  checks outside the learner's interpreter (:mod:`mmcourse.grading.secure`) — and writes one CSV
   row per student plus a feedback file per student.
 
 Both are behind ``python -m mmcourse assign`` / ``python -m mmcourse grade``; see

@@ -1,4 +1,4 @@
-"""Autograde a folder of submissions with nbgrader; write a grade CSV and per-student feedback.
+"""Autograde a folder of submissions; write a grade CSV and per-student feedback.
 
 Submission layout (one folder per learner, the folder name is the student id)::
 
@@ -7,10 +7,14 @@ Submission layout (one folder per learner, the folder name is the student id)::
       bob/05_fusion_formulas.ipynb
       ...
 
-For assignment ``NN`` the source is ``solutions/NN_*.ipynb``. Grading builds a temporary nbgrader
-course (``source/`` → ``nbgrader generate_assignment`` → ``release/``, ``submitted/<student>/``,
-a temporary SQLite gradebook) and runs nbgrader's autograder on every submission, split over a
-few worker processes. Each worker has its own copy of the course and gradebook.
+For assignment ``NN`` the source is ``solutions/NN_*.ipynb``. Exercises with grader checks
+(:mod:`mmcourse.grading.tasks`: 01, 03, 05, 07, 15) are graded by the sandboxed grader,
+:mod:`mmcourse.grading.secure` — the notebook runs in a bubblewrap sandbox, the graded functions
+are called out of the learner's kernel in a fresh one, results compared here (see
+docs/teaching.md, section 8). The others (02, 04, 06) are graded, only with ``unsafe=True``, by
+nbgrader's in-kernel autograder (:func:`_grade_nbgrader`): a temporary nbgrader course
+(``source/`` → ``nbgrader generate_assignment`` → ``release/``, ``submitted/<student>/``, a
+temporary SQLite gradebook), split over a few worker processes.
 
 Robustness — one broken submission never stops the others; each gets the points it earned and a
 ``reason``:
@@ -34,7 +38,9 @@ blank (grade them in nbgrader's formgrader).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -53,7 +59,8 @@ from mmcourse.grading.assign import REPO_ROOT
 
 __all__ = ["StudentResult", "grade", "find_source", "write_csv", "write_feedback"]
 
-_STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # used with re.fullmatch only
+MAX_SUBMISSION_BYTES = 20 * 2**20
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TIMEOUT_NAMES = {"CellTimeoutError", "TimeoutError", "KeyboardInterrupt"}
 
@@ -69,6 +76,7 @@ class StudentResult:
     failures: dict[str, str] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    feedback: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -277,6 +285,9 @@ def _inspect_submission(path: Path, checksums: dict[str, set[str]], grade_ids: l
 
 def _find_submission(folder: Path, notebook_name: str, result: StudentResult) -> Path | None:
     expected = folder / notebook_name
+    if expected.is_symlink() or any(path.is_symlink() for path in folder.glob("*.ipynb")):
+        result.reasons.append("the notebook is a symbolic link: submit the file itself")
+        return None
     if expected.is_file():
         return expected
     candidates = sorted(folder.glob("*.ipynb"))
@@ -285,6 +296,57 @@ def _find_submission(folder: Path, notebook_name: str, result: StudentResult) ->
         return candidates[0]
     result.reasons.append(f"no {notebook_name} in the submission folder")
     return None
+
+
+def _student_folders(submissions_dir: Path) -> list[Path]:
+    if not submissions_dir.is_dir():
+        raise ValueError(f"submissions_dir must be a folder; received {submissions_dir}")
+    folders = sorted(path for path in submissions_dir.iterdir() if path.is_dir() or path.is_symlink())
+    if not folders:
+        raise ValueError(
+            f"submissions_dir must hold one folder per student (SUBMISSIONS/<student>/NN_topic.ipynb); "
+            f"received {submissions_dir} with no student folders"
+        )
+    return folders
+
+
+def _check_options(timeout, workers) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
+            or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds; received timeout={timeout!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive int; received workers={workers!r}")
+
+
+def _read_submission(folder: Path, source_name: str, result: StudentResult):
+    """The learner's notebook from ``folder``, or ``None`` with a reason (names, links, JSON)."""
+    if not _STUDENT_ID.fullmatch(folder.name):
+        result.reasons.append("student folder name must be 1-100 letters, digits, '_', '.', '-' "
+                              "(starting with a letter or digit)")
+        return None
+    if folder.is_symlink():
+        result.reasons.append("the student folder is a symbolic link: submit a real folder")
+        return None
+    path = _find_submission(folder, source_name, result)
+    if path is None:
+        return None
+    if path.stat().st_size > MAX_SUBMISSION_BYTES:
+        result.reasons.append(f"the notebook is larger than {MAX_SUBMISSION_BYTES // 2**20} MB")
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text)
+        if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+            raise ValueError("JSON without a 'cells' list")
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        result.reasons.append(f"not a notebook: the file is not valid JSON ({type(error).__name__})")
+        return None
+    except Exception as error:  # noqa: BLE001 - any malformed notebook is reported, not raised
+        result.reasons.append(f"not a valid notebook: {_last_line(str(error))[:160]}")
+        return None
+    return notebook
 
 
 def grade(
@@ -296,22 +358,112 @@ def grade(
     feedback_dir: Path | str | None = None,
     solutions_dir: Path | str | None = None,
     workers: int | None = None,
+    unsafe: bool = False,
+    allow_reference: bool = False,
+    seed: int | None = None,
 ) -> list[StudentResult]:
     """Autograde ``submissions_dir/<student>/NN_topic.ipynb``; write the CSV and feedback.
 
-    timeout: seconds one cell may run before it is interrupted.
-    workers: parallel grading processes (default: the number of CPUs, at most 4).
+    Exercises with grader checks (:mod:`mmcourse.grading.tasks`) are graded by the sandboxed
+    grader (:mod:`mmcourse.grading.secure`): one bubblewrap sandbox per submission, hidden
+    checks outside the learner's interpreter. Without a working sandbox it refuses
+    (:class:`~mmcourse.grading.sandbox.SandboxUnavailable`) unless ``unsafe=True``, which runs
+    the same steps as plain processes. Exercises without grader checks are graded by nbgrader's
+    in-kernel autograder, and only with ``unsafe=True``.
+
+    timeout: seconds one cell may run before the kernel is restarted.
+    workers: submissions graded at once (default: the number of CPUs, at most 4).
+    allow_reference: do not zero an answer that uses the course's reference for its own task.
+    seed: the hidden inputs' seed (default: fresh from the OS on every run).
     Returns one :class:`StudentResult` per student folder, sorted by student id.
     """
+    from mmcourse.grading import sandbox, secure
+    from mmcourse.grading.assign import generate_exercise
+    from mmcourse.grading.tasks import tasks_for
+
+    _check_options(timeout, workers)
+    submissions_dir = Path(submissions_dir)
+    folders = _student_folders(submissions_dir)
+    source = find_source(assignment, solutions_dir)
+    if out is not None:
+        _check_writable(Path(out))
+    tasks = tasks_for(source.stem[:2])
+    if tasks is None:
+        if not unsafe:
+            raise ValueError(
+                f"exercise {source.stem[:2]} has no grader checks yet (mmcourse/grading/tasks.py), "
+                "so only nbgrader's in-kernel autograder can grade it, which a hostile submission "
+                "can fool; pass unsafe=True (--unsafe) to use it anyway"
+            )
+        return _grade_nbgrader(submissions_dir, assignment, out, timeout=timeout,
+                               feedback_dir=feedback_dir, solutions_dir=solutions_dir, workers=workers)
+    why_not = sandbox.available()
+    if why_not is not None and not unsafe:
+        raise sandbox.SandboxUnavailable(
+            f"no grading sandbox: {why_not}. Grading without one lets a submission read the hidden "
+            "checks and other students' work; pass unsafe=True (--unsafe) only for trusted submissions"
+        )
+    release = nbformat.reads(generate_exercise(source), as_version=4)
+    prepared = secure.prepare(tasks, release, seed, nbformat.read(str(source), as_version=4))
+    results: dict[str, StudentResult] = {}
+    notebooks = {}
+    for folder in folders:
+        result = StudentResult(folder.name, max_scores=dict(prepared.points), manual=list(prepared.manual))
+        result.scores = {task: (None if task in prepared.manual else 0.0) for task in prepared.grade_ids}
+        results[folder.name] = result
+        notebook = _read_submission(folder, source.name, result)
+        if notebook is not None:
+            notebooks[folder.name] = notebook
+    worker_count = workers or min(os.cpu_count() or 1, 4)
+    with tempfile.TemporaryDirectory(prefix="mmcourse-grade-") as temporary:
+        os.chmod(temporary, 0o711)
+        graded = secure.grade_all(notebooks, prepared, timeout=timeout, sandboxed=why_not is None,
+                                  allow_reference=allow_reference, workers=worker_count,
+                                  work_root=Path(temporary))
+    for student, graded_result in graded.items():
+        graded_result.reasons = results[student].reasons + graded_result.reasons
+        results[student] = graded_result
+    ordered = [results[key] for key in sorted(results)]
+    if out is not None:
+        write_csv(ordered, out)
+    if feedback_dir is not None:
+        write_feedback(ordered, feedback_dir, f"a{source.stem[:2]}")
+    return ordered
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before grading if the CSV cannot be written: really open it (then leave it as it was)."""
+    if out.is_dir():
+        raise ValueError(f"out must be a CSV file path; received the folder {out}")
+    existed = out.exists()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise ValueError(f"out must be a path this user can write; received {out} "
+                         f"({error.strerror or type(error).__name__})") from None
+    if not existed:
+        out.unlink()
+
+
+def _grade_nbgrader(
+    submissions_dir: Path,
+    assignment: str | int,
+    out: Path | str | None = None,
+    *,
+    timeout: float = 30.0,
+    feedback_dir: Path | str | None = None,
+    solutions_dir: Path | str | None = None,
+    workers: int | None = None,
+) -> list[StudentResult]:
+    """nbgrader's in-kernel autograder (``unsafe=True`` only): robust to accidents, not to intent."""
     from nbgrader.api import Gradebook
 
-    submissions_dir = Path(submissions_dir)
-    if not submissions_dir.is_dir():
-        raise ValueError(f"submissions_dir must be a folder; received {submissions_dir}")
     source = find_source(assignment, solutions_dir)
     notebook_id = source.stem
     assignment_id = f"a{source.stem[:2]}"
-    student_folders = sorted(path for path in submissions_dir.iterdir() if path.is_dir())
+    student_folders = _student_folders(submissions_dir)
     results: dict[str, StudentResult] = {}
 
     with tempfile.TemporaryDirectory(prefix="mmcourse-grade-") as temporary:
@@ -336,7 +488,7 @@ def grade(
             result = StudentResult(student, max_scores=dict(points), manual=list(manual))
             result.scores = {task: (None if task in manual else 0.0) for task in grade_ids}
             results[student] = result
-            if not _STUDENT_ID.match(student):
+            if not _STUDENT_ID.fullmatch(student) or folder.is_symlink():
                 result.reasons.append("student folder name must use letters, digits, '_', '.', '-'")
                 continue
             path = _find_submission(folder, source.name, result)
@@ -406,6 +558,9 @@ def write_feedback(results: list[StudentResult], feedback_dir: Path | str, assig
     feedback_dir = Path(feedback_dir)
     feedback_dir.mkdir(parents=True, exist_ok=True)
     for result in results:
+        name = result.student
+        if not _STUDENT_ID.fullmatch(name):  # never a file name with a newline, '..' or the like
+            name = "invalid-name-" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:12]
         tasks = [
             {
                 "task": task,
@@ -413,6 +568,7 @@ def write_feedback(results: list[StudentResult], feedback_dir: Path | str, assig
                 "max_score": result.max_scores[task],
                 "graded": "manually" if task in result.manual else "automatically",
                 "failing_output": result.failures.get(task, ""),
+                "feedback": result.feedback.get(task, ""),
             }
             for task in result.max_scores
         ]
@@ -424,7 +580,7 @@ def write_feedback(results: list[StudentResult], feedback_dir: Path | str, assig
             "reason": result.reason,
             "tasks": tasks,
         }
-        (feedback_dir / f"{result.student}.json").write_text(
+        (feedback_dir / f"{name}.json").write_text(
             json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         lines = [
@@ -442,5 +598,5 @@ def write_feedback(results: list[StudentResult], feedback_dir: Path | str, assig
         for task in tasks:
             if task["failing_output"]:
                 lines += ["", f"## {task['task']} failed", "", "```", task["failing_output"], "```"]
-        (feedback_dir / f"{result.student}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (feedback_dir / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return feedback_dir
