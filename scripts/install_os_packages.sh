@@ -2,15 +2,20 @@
 # OS packages the test suite needs, installed by `make install` (and so by `make test` and CI).
 #   bubblewrap  the per-submission sandbox of `python -m mmcourse grade` (Linux)
 #   chromium    the headless browser of the website test (tests/test_book.py)
+#   libjs-mathjax  MathJax, copied into the website so its formulas render offline (make book)
 # Installs only what is missing, and only where it can (Debian/Ubuntu with apt-get, as root or
 # with passwordless sudo). Elsewhere it prints what to install by hand and exits 0: the tests that
 # need a missing tool skip with a reason, and the grader refuses to run unsandboxed.
 set -euo pipefail
 
 declare -A COMMAND_OF=([bubblewrap]=bwrap [chromium]=chromium)
+declare -A FILE_OF=([libjs-mathjax]=/usr/share/javascript/mathjax/MathJax.js)
 missing=()
 for package in "${!COMMAND_OF[@]}"; do
     command -v "${COMMAND_OF[$package]}" >/dev/null 2>&1 || missing+=("$package")
+done
+for package in "${!FILE_OF[@]}"; do
+    [ -e "${FILE_OF[$package]}" ] || missing+=("$package")
 done
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
