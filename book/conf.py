@@ -56,6 +56,7 @@ if os.environ.get("MMCOURSE_MATHJAX", "cdn") == "local":
         "tex2jax": {"processClass": "math|output_area", "processEscapes": True,
                     "ignoreClass": "tex2jax_ignore|mathjax_ignore|document"},
         "showMathMenu": False,
+        "messageStyle": "none",  # no "Loading [MathJax]…" box in the corner
     }
 
 html_theme = "sphinx_book_theme"
