@@ -4,6 +4,7 @@
 #   make execute  re-execute the lesson notebooks in place (committed outputs stay fresh)
 #   make assign   regenerate exercises/ from solutions/
 #   make bench    run the benchmarks, results into benchmarks/results/
+#   make book     build the course website into _build/html (notebooks shown as committed)
 #   make clean    remove caches and build artefacts (make distclean also removes .venv)
 # Nothing is registered globally: the kernel, jupyter and pytest all come from .venv.
 
@@ -20,9 +21,15 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# make book: BOOK_REPOSITORY_URL (https) is the repository the launch buttons open (empty: the
+# Repository URL of pyproject.toml); BOOK_ARGS=--no-solutions publishes the exercises only.
+BOOK_REPOSITORY_URL ?=
+BOOK_BRANCH ?= main
+BOOK_ARGS ?=
+
 export PYTHONHASHSEED ?= 0
 
-.PHONY: lab test lint unit notebooks check-exercises assign execute bench clean distclean install
+.PHONY: lab test lint unit notebooks check-exercises assign execute bench clean distclean install book
 
 install: $(STAMP)
 
@@ -61,6 +68,10 @@ execute: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+book: $(STAMP)
+	$(BIN)/python scripts/build_book.py --branch "$(BOOK_BRANCH)" \
+		$(if $(BOOK_REPOSITORY_URL),--repository-url "$(BOOK_REPOSITORY_URL)") $(BOOK_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .ipynb_checkpoints \
