@@ -101,7 +101,7 @@ def run(quick: bool = False, out_dir=None) -> dict:
         .batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
     )
     course = data.to_tf_dataset(batch_size=BATCH_SIZE, modalities=("image", "audio", "text"),
-                                include_present=False, seed=0)
+                                include_present=False, shuffle=True, seed=0)
     in_pipeline = course.map(batch_features, num_parallel_calls=tf.data.AUTOTUNE,
                              deterministic=False).prefetch(tf.data.AUTOTUNE)
     cached = (

@@ -27,8 +27,10 @@ _SUBMODULES = (
     "features",
     "fusion",
     "grading",
+    "interpret",
     "models",
     "plotting",
+    "robustness",
     "syllabus",
     "training",
 )

@@ -2,7 +2,8 @@
 
 * ``mmcourse.fusion.reference`` — the formulas in plain NumPy (no TensorFlow);
 * ``mmcourse.fusion.layers`` — the same formulas as Keras layers (imported on first use);
-* ``mmcourse.fusion.late`` — decision-level (late) fusion helpers.
+* ``mmcourse.fusion.late`` — decision-level (late) fusion helpers;
+* ``mmcourse.fusion.dropout`` — ``ModalityDropout``, a train-only layer on the presence mask.
 
 Every public name of those modules is reachable as ``mmcourse.fusion.<name>``, each from exactly
 one module (the map ``NAMES`` below; ``dir(mmcourse.fusion)`` and tab completion list them), so
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = ("reference", "layers", "late")
+_SUBMODULES = ("reference", "layers", "late", "dropout")
 
 # name -> the submodule it comes from (like the stub of librosa's lazy_loader).
 NAMES = {
@@ -43,6 +44,7 @@ NAMES = {
          "accuracy"),
         "late",
     ),
+    "ModalityDropout": "dropout",
 }
 
 __all__ = [*_SUBMODULES, *NAMES]
