@@ -358,9 +358,8 @@ def test_exercise05_no_survivor_rewrites_the_csv(run05):
     assert survivors.stdout.strip() == "", survivors.stdout
 
 
-@needs_sandbox
-def test_exercise05_feedback_never_quotes_hidden_tests(run05):
-    source = nbformat.read(str(find_source("05")), as_version=4)
+def _hidden_lines(assignment: str) -> set[str]:
+    source = nbformat.read(str(find_source(assignment)), as_version=4)
     hidden_lines = set()
     for cell in source.cells:
         inside = False
@@ -372,6 +371,12 @@ def test_exercise05_feedback_never_quotes_hidden_tests(run05):
             elif inside and len(line.strip()) > 12:
                 hidden_lines.add(line.strip())
     assert hidden_lines
+    return hidden_lines
+
+
+@needs_sandbox
+def test_exercise05_feedback_never_quotes_hidden_tests(run05):
+    hidden_lines = _hidden_lines("05")
     texts = [path.read_text(encoding="utf-8") for path in run05["feedback"].iterdir()]
     texts.append(run05["out"].read_text(encoding="utf-8"))
     assert len(texts) > 10
@@ -441,10 +446,54 @@ SUBMISSIONS_15 = {
 }
 
 
+def _read_solution(assignment: str, function: str, signature: str) -> str:
+    """An answer that reads the repository's solution notebook and runs its answer cell."""
+    return (f"import json\ndef {function}({signature}):\n"
+            f"    cells = json.load(open({str(find_source(assignment))!r}))['cells']\n"
+            f"    exec(''.join(next(c['source'] for c in cells if 'def {function}' in ''.join(c['source']))), globals())\n"
+            f"    return globals()['{function}']({', '.join(a.split('=')[0] for a in signature.split(', '))})")
+
+
+POST_RUN = ("get_ipython().events.register('post_run_cell', lambda result: setattr(result, "
+            "'error_in_exec', None))\n")
+WARN = "import warnings\nwarnings.warn('a harmless warning at definition time')\n"
+SUBMISSIONS_01["hostile2"] = ({
+    "class_balance_answer": POST_RUN + "def class_balance(labels, num_classes=10):\n    return np.ones(num_classes)",
+    "measured_snr_answer": _read_solution("01", "measured_snr_db", "clean, noisy"),
+    "add_noise_answer": WARN + _answers("01")["add_noise_answer"].replace(
+        "noise = rng", "warnings.warn('noisy', RuntimeWarning)\n    noise = rng"),
+}, ["test_class_balance", "test_measured_snr"], "FileNotFoundError")
+SUBMISSIONS_03["hostile2"] = ({
+    "tokenize_answer": _read_solution("03", "tokenize", "text"),
+    "build_vocabulary_answer": "import sys, types\nsys.modules['mmcourse.features.text'] = types.ModuleType('x')\n"
+                               "def build_vocabulary(texts):\n    return ['', '[UNK]']",
+    "encode_answer": POST_RUN + "def encode(text, vocabulary, max_length):\n    return np.zeros(max_length, dtype=int)",
+    "one_hot_answer": WARN + _answers("03")["one_hot_answer"],
+}, ["test_tokenize", "test_build_vocabulary", "test_encode"], "FileNotFoundError")
+SUBMISSIONS_15["hostile2"] = ({
+    "flatten_size_answer": _read_solution("15", "flatten_size", "height, width, channels, filters=32"),
+    # helpers named like the hidden test's variables: no clash any more
+    "article_model_answer": "_reference_model = None\n_model = 'mine'\n" + _answers("15")["article_model_answer"],
+}, ["test_flatten_size"], "FileNotFoundError")
+
+
+def _symlink_to_solution(assignment: str):
+    def build(folder: Path, student: str) -> None:
+        (folder / student).mkdir()
+        (folder / student / find_source(assignment).name).symlink_to(find_source(assignment))
+    return build
+
+
+for _assignment, _table in (("01", SUBMISSIONS_01), ("03", SUBMISSIONS_03), ("15", SUBMISSIONS_15)):
+    _table["symlinked"] = (_symlink_to_solution(_assignment), "all", "symbolic link")
+
+
 def _submissions(assignment: str, table: dict) -> dict:
     built = {}
     for student, (changes, zero, reason) in table.items():
-        if changes is None:
+        if callable(changes):
+            built[student] = (changes, zero, reason)
+        elif changes is None:
             built[student] = (_exercise(assignment), zero, reason)
         else:
             built[student] = (_with(assignment, changes), zero, reason)
@@ -466,6 +515,18 @@ def test_submission_scores_exactly(runs_small, assignment, student):
     _assert_scores(runs_small[assignment], student)
     if student == "solution":
         assert runs_small[assignment]["results"][student].reason == ""
+
+
+@needs_sandbox
+@pytest.mark.parametrize("assignment", ["01", "03", "15"])
+def test_feedback_never_quotes_hidden_tests_01_03_15(runs_small, assignment):
+    hidden = _hidden_lines(assignment)
+    run = runs_small[assignment]
+    texts = [path.read_text(encoding="utf-8") for path in run["feedback"].iterdir()]
+    texts.append(run["out"].read_text(encoding="utf-8"))
+    for text in texts:
+        assert not [line for line in hidden if line in text]
+        assert "HIDDEN" not in text
 
 
 @needs_sandbox
