@@ -334,13 +334,10 @@ def _predict_inputs(model, inputs, batch_size: int = 256) -> np.ndarray:
 
 def confusion_matrix(labels, predictions, num_classes: int = 10) -> np.ndarray:
     """int64 ``(num_classes, num_classes)``: row = true class, column = predicted class."""
-    labels = np.asarray(labels).astype(np.int64)
-    predictions = np.asarray(predictions).astype(np.int64)
-    if labels.shape != predictions.shape or labels.ndim != 1:
-        raise ValueError(
-            f"labels and predictions must be 1-D and of equal length; received shapes "
-            f"{labels.shape} and {predictions.shape}"
-        )
+    num_classes = check.positive_int(num_classes, "num_classes")
+    labels = check.labels(labels, "labels", num_classes=num_classes)
+    predictions = check.labels(predictions, "predictions", num_classes=num_classes)
+    check.same_length({"labels": labels, "predictions": predictions})
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (labels, predictions), 1)
     return matrix
@@ -667,6 +664,9 @@ def modality_importance(model, data, *, num_repeats: int = 3, seed: int = 0,
     import pandas as pd
 
     _check_data(data)
+    num_repeats = check.positive_int(num_repeats, "num_repeats")
+    seed = check.seed(seed, "seed")
+    batch_size = check.positive_int(batch_size, "batch_size")
     modalities = _modalities_of(model)
     labels = np.asarray(data.label)
     inputs = model_inputs(data, modalities)

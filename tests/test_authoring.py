@@ -78,9 +78,16 @@ def test_the_guides_recipe_produces_an_exercise_that_assigns_and_grades(tmp_path
     for student, notebook in (("solution", source), ("untouched", exercise)):
         (tmp_path / "try" / student).mkdir(parents=True)
         shutil.copy(notebook, tmp_path / "try" / student / notebook.name)
+    # as the guide says: without grader checks (a Task) the sandboxed grader refuses it ...
+    refused = _mmcourse("grade", "try", "--assignment", "99", "--out", "try.csv",
+                        "--solutions", "solutions", cwd=tmp_path)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--unsafe" in refused.stdout + refused.stderr
+    assert not (tmp_path / "try.csv").exists()
+    # ... and the author's own two notebooks grade with --unsafe
     graded = _mmcourse("grade", "try", "--assignment", "99", "--out", "try.csv",
                        "--feedback-dir", "try-feedback", "--solutions", "solutions",
-                       cwd=tmp_path)
+                       "--unsafe", cwd=tmp_path)
     assert graded.returncode == 0, graded.stdout + graded.stderr
     assert re.search(r"^solution: 2 / 2", graded.stdout, re.MULTILINE), graded.stdout
     assert re.search(r"^untouched: 0 / 2", graded.stdout, re.MULTILINE), graded.stdout

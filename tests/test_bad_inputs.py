@@ -547,6 +547,18 @@ CASES = [
     ("vectorizer_for/None", model("text_vectorizer_for", None), V, "text_vocabulary"),
     ("vectorizer_for/max_length-0", model("text_vectorizer_for", HINTS, 0), V, "max_length"),
     # -------------------------------------------------------------- training.fit / evaluate / encode
+    ("confusion_matrix/label-minus-one", train("confusion_matrix", [0, -1], [0, 1]), V,
+     "labels"),  # was silently counted as class 9
+    ("confusion_matrix/prediction-10", train("confusion_matrix", [0, 1], [0, 10]), V,
+     "predictions"),  # was an IndexError
+    ("confusion_matrix/lengths", train("confusion_matrix", [0, 1], [0]), V, "predictions"),
+    ("confusion_matrix/float-labels", train("confusion_matrix", [0.5, 1.0], [0, 1]), T, "labels"),
+    ("confusion_matrix/num_classes-0", train("confusion_matrix", [0], [0], num_classes=0), V,
+     "num_classes"),
+    ("modality_importance/num_repeats-0", lambda: train(
+        "modality_importance", head(), split(), num_repeats=0)(), V, "num_repeats"),
+    ("modality_importance/num_repeats-float", lambda: train(
+        "modality_importance", head(), split(), num_repeats=1.5)(), T, "num_repeats"),
     ("fit/train-str", fit("train", split), T, "train"),
     ("fit/val-str", fit(features, "val"), T, "val"),
     ("fit/model-str", lambda: train("fit", "model", split(), split())(), T, "model"),

@@ -45,8 +45,10 @@ def test_metrics_match_scikit_learn():
                                                                       labels=range(10)))
     assert training.macro_f1(matrix) == pytest.approx(
         sk_metrics.f1_score(labels, predictions, average="macro"))
-    with pytest.raises(ValueError, match="equal length"):
+    with pytest.raises(ValueError, match="the same number of samples"):
         training.confusion_matrix(labels, predictions[:-1])
+    with pytest.raises(ValueError, match=r"labels in \[0, 10\)"):
+        training.confusion_matrix(np.array([0, -1]), np.array([0, 9]))  # not counted as class 9
 
 
 def test_tiny_fit_lowers_the_loss_and_evaluate_agrees_with_sklearn(splits):

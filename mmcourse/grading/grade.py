@@ -254,18 +254,8 @@ def _inspect_submission(path: Path, checksums: dict[str, set[str]], grade_ids: l
     """Reject what is not a notebook; report edited locked cells and deleted test cells."""
     from nbgrader.utils import compute_checksum
 
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = json.loads(text)
-        if not isinstance(raw, dict) or "cells" not in raw:
-            raise ValueError("JSON without a 'cells' list")
-        notebook = nbformat.reads(text, as_version=4)
-        nbformat.validate(notebook)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        result.reasons.append(f"not a notebook: the file is not valid JSON ({type(error).__name__})")
-        return False
-    except Exception as error:  # noqa: BLE001 - any malformed notebook is reported, not raised
-        result.reasons.append(f"not a valid notebook: {_last_line(str(error))[:160]}")
+    notebook = _parse_notebook(path, result)
+    if notebook is None:
         return False
     seen = set()
     for cell in notebook.cells:
@@ -333,6 +323,11 @@ def _read_submission(folder: Path, source_name: str, result: StudentResult):
     if path.stat().st_size > MAX_SUBMISSION_BYTES:
         result.reasons.append(f"the notebook is larger than {MAX_SUBMISSION_BYTES // 2**20} MB")
         return None
+    return _parse_notebook(path, result)
+
+
+def _parse_notebook(path: Path, result: StudentResult):
+    """The notebook at ``path``, or ``None`` with a reason when it is not valid notebook JSON."""
     try:
         text = path.read_text(encoding="utf-8")
         raw = json.loads(text)
