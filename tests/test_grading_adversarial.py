@@ -546,16 +546,26 @@ def test_hostile_reasons_name_each_trick(runs_small):
 # ---------------------------------------------------------------------------------------------
 @needs_sandbox
 def test_sandbox_hides_the_repository_and_has_no_network():
-    probe = ("import os, socket\n"
-             f"print(os.path.exists({str(REPO_ROOT / 'solutions')!r}) or os.path.exists('/etc/shadow'),\n"
-             "      os.getuid(),\n"
-             f"      os.listdir({str(REPO_ROOT / 'mmcourse' / 'grading')!r}))\n"
-             "try:\n    socket.create_connection(('1.1.1.1', 80), timeout=2); print('net')\n"
-             "except OSError:\n    print('no net')\n")
+    import socket
     import sys
 
-    done = subprocess.run(sandbox.command([sys.executable, "-c", probe]), capture_output=True, text=True,
-                          timeout=60, check=False)
+    # A server on this machine's loopback, outside the sandbox: the sandbox has its own network
+    # namespace (a loopback of its own, nothing else), so it cannot reach it. Only loopback
+    # addresses are used: no packet is ever meant to leave the machine.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        probe = ("import os, socket\n"
+                 f"print(os.path.exists({str(REPO_ROOT / 'solutions')!r}) or os.path.exists('/etc/shadow'),\n"
+                 "      os.getuid(),\n"
+                 f"      os.listdir({str(REPO_ROOT / 'mmcourse' / 'grading')!r}))\n"
+                 f"try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('net')\n"
+                 "except OSError:\n    print('no net')\n")
+        reachable = socket.create_connection(("127.0.0.1", port), timeout=2)  # it is there
+        reachable.close()
+        done = subprocess.run(sandbox.command([sys.executable, "-c", probe]), capture_output=True,
+                              text=True, timeout=60, check=False)
     assert done.stdout.split("\n")[:2] == ["False 65534 []", "no net"], done
 
 
