@@ -38,9 +38,9 @@ def _head():
 # ----------------------------------------------------------------------------- fusion namespace
 def test_fusion_names_resolve_one_way_and_are_listed():
     import mmcourse.fusion as fusion
-    from mmcourse.fusion import late, layers, reference
+    from mmcourse.fusion import dropout, late, layers, reference
 
-    modules = {"reference": reference, "layers": layers, "late": late}
+    modules = {"reference": reference, "layers": layers, "late": late, "dropout": dropout}
     public = {name: module_name for module_name, module in modules.items()
               for name in module.__all__}
     assert public == fusion.NAMES  # complete, and every name comes from exactly one module
@@ -48,6 +48,7 @@ def test_fusion_names_resolve_one_way_and_are_listed():
     assert fusion.product_of_experts is late.product_of_experts  # with weights/presence/prior
     assert fusion.average_probabilities is late.average_probabilities
     assert fusion.WeightedAverage is layers.WeightedAverage
+    assert fusion.ModalityDropout is dropout.ModalityDropout
     assert {"product_of_experts", "WeightedAverage", "softmax", "late"} <= set(dir(fusion))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         fusion.nope  # noqa: B018

@@ -92,7 +92,9 @@ def command(argv: list[str], *, workdir: Path | None = None) -> list[str]:
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
     package = _package_dir()
-    arguments = [bwrap, *_system_binds()]
+    # The private /dev, /proc and /tmp come first: a later bind may sit inside /tmp (a repository
+    # or venv cloned under /tmp), and a tmpfs mounted after it would hide it.
+    arguments = [bwrap, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *_system_binds()]
     for root in _python_roots():
         if package.is_relative_to(root):
             continue  # never expose a folder that contains the repository (solutions/)
@@ -101,7 +103,6 @@ def command(argv: list[str], *, workdir: Path | None = None) -> list[str]:
         "--ro-bind", str(package), str(package),
         "--tmpfs", str(package / "grading"),
         "--ro-bind", str(RUNNER_DIR), SANDBOX_RUNNER_DIR,
-        "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
         "--unshare-all", "--die-with-parent", "--new-session",
         "--uid", NOBODY, "--gid", NOBODY,
         "--clearenv",
