@@ -501,4 +501,21 @@ def tasks_for(assignment_code: str) -> list[Task] | None:
     """The grader's checks for exercise ``NN``, or ``None`` if it has none (yet)."""
     return TASKS.get(assignment_code)
 
-import mmcourse.grading.tasks_0809  # noqa: E402, F401 - adds exercises 08 and 09 to TASKS (issue 15)
+
+
+def _load_task_modules() -> None:
+    """Import every ``mmcourse/grading/tasks_*.py``: each adds its exercises to :data:`TASKS`.
+
+    A lesson's grader checks live in their own module (``tasks_0809.py``, ``tasks_10.py`` …) that
+    ends with ``TASKS.update({...})``; adding a file is all it takes to register them.
+    """
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda i: i.name):
+        if info.name.startswith("tasks_"):
+            importlib.import_module(f"{__package__}.{info.name}")
+
+
+_load_task_modules()

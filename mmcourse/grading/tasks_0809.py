@@ -8,7 +8,7 @@ process**, with the course's references (:mod:`mmcourse.interpret`, :mod:`mmcour
 comparisons come from :mod:`mmcourse.checks.lesson08` / ``lesson09`` (the same ones the
 learner's ``check()`` uses), run in the grader's process on plain data. ``forbidden`` names the
 course's own implementation of each task. Importing this module adds the two exercises to
-``tasks.TASKS`` (``tasks.py`` imports it on its last line). All six tasks are NumPy only: no TensorFlow is
+``tasks.TASKS`` (``tasks.py`` imports every ``tasks_*.py`` module on its last line). All six tasks are NumPy only: no TensorFlow is
 imported, so grading one submission costs a notebook run plus one fresh Python process.
 """
 
