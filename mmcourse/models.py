@@ -33,10 +33,8 @@ from mmcourse import _validate as check
 __all__ = [
     "MODALITIES",
     "FUSION_NAMES",
-    "LATE_FUSION_RULES",
     "NUM_CLASSES",
     "HIDDEN_UNITS",
-    "LateFusion",
     "text_vectorizer_for",
     "build_encoder",
     "build_fusion_layer",
@@ -60,7 +58,6 @@ FUSION_NAMES = (
     "bilinear",
     "late",
 )
-LATE_FUSION_RULES = ("product", "average")
 NUM_CLASSES = 10
 HIDDEN_UNITS = 128
 IMAGE_SHAPE = (8, 8, 1)
@@ -70,6 +67,8 @@ from mmcourse.env import quiet_tensorflow  # noqa: E402
 
 quiet_tensorflow()  # TensorFlow's start-up log noise off before Keras imports it
 import keras  # noqa: E402
+
+from mmcourse.fusion.late_layer import LATE_FUSION_RULES, LateFusion  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- validation
@@ -256,57 +255,6 @@ def build_fusion_layer(fusion, num_modalities: int, feature_dim: int = 32, *, ra
     if fusion == "gated":
         return layers.GatedFusion(units=feature_dim, name="fusion")
     return layers.Bilinear(units=feature_dim, name="fusion")
-
-
-@keras.saving.register_keras_serializable(package="mmcourse")
-class LateFusion(keras.layers.Layer):
-    """Decision-level fusion of per-modality class probabilities, inside a model.
-
-    probabilities: list of ``num_modalities`` float tensors ``(batch, classes)``;
-    presence: optional ``(batch, num_modalities)`` → fused probabilities ``(batch, classes)``.
-
-    ``rule="product"`` (product of experts): ``softmax(Σ_i present_i · log max(p_i, floor))``;
-    ``rule="average"``: ``Σ_i present_i p_i / Σ_i present_i``. A missing modality is left out;
-    with none present the product gives the uniform distribution and the average zeros → uniform.
-    Same rules as :mod:`mmcourse.fusion.late` (NumPy), here differentiable so the whole model
-    trains end to end. No weights.
-    """
-
-    def __init__(self, rule: str = "product", *, floor: float = 1e-6, **kwargs):
-        super().__init__(**kwargs)
-        self.rule = check.one_of(rule, "LateFusion: rule", LATE_FUSION_RULES)
-        self.floor = check.number(floor, "LateFusion: floor", minimum=0.0,
-                                  exclusive_minimum=True, maximum=1.0,
-                                  expected="a number in (0, 1] (a positive floor)")
-
-    def call(self, probabilities, presence=None):
-        if not isinstance(probabilities, (list, tuple)) or len(probabilities) < 1:
-            raise ValueError(
-                "LateFusion: probabilities must be a list of (batch, classes) probability "
-                "tensors, one per modality. Received: probabilities="
-                f"{check.describe(probabilities)}"
-            )
-        stacked = keras.ops.stack(list(probabilities), axis=1)  # (batch, M, classes)
-        if presence is None:
-            weights = keras.ops.ones_like(stacked[:, :, :1])
-        else:
-            weights = keras.ops.expand_dims(keras.ops.cast(presence, stacked.dtype), -1)
-        if self.rule == "product":
-            scores = keras.ops.sum(weights * keras.ops.log(keras.ops.maximum(stacked, self.floor)),
-                                   axis=1)
-            return keras.ops.softmax(scores, axis=-1)
-        total = keras.ops.sum(weights * stacked, axis=1)
-        count = keras.ops.sum(weights, axis=1)
-        uniform = keras.ops.ones_like(total) / total.shape[-1]
-        # no epsilon (1e-12 is 0 in float16): divide by a count that is 1 where it is 0
-        safe_count = keras.ops.where(count > 0, count, keras.ops.ones_like(count))
-        return keras.ops.where(count > 0, total / safe_count, uniform)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
-    def get_config(self):
-        return {**super().get_config(), "rule": self.rule, "floor": self.floor}
 
 
 # ----------------------------------------------------------------------------- classifiers

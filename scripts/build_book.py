@@ -54,7 +54,7 @@ API_MODULES = (
     "mmcourse.features", "mmcourse.features.image", "mmcourse.features.text",
     "mmcourse.features.audio", "mmcourse.features.video",
     "mmcourse.fusion", "mmcourse.fusion.reference", "mmcourse.fusion.layers",
-    "mmcourse.fusion.late",
+    "mmcourse.fusion.late", "mmcourse.fusion.late_layer", "mmcourse.fusion.dropout",
     "mmcourse.models", "mmcourse.training", "mmcourse.plotting", "mmcourse.checks",
     "mmcourse.grading", "mmcourse.grading.assign", "mmcourse.grading.grade",
     "mmcourse.grading.execute",

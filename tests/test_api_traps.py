@@ -37,10 +37,15 @@ def _head():
 
 # ----------------------------------------------------------------------------- fusion namespace
 def test_fusion_names_resolve_one_way_and_are_listed():
-    import mmcourse.fusion as fusion
-    from mmcourse.fusion import dropout, late, layers, reference
+    import importlib
 
-    modules = {"reference": reference, "layers": layers, "late": late, "dropout": dropout}
+    import mmcourse.fusion as fusion
+    from mmcourse import models
+    from mmcourse.fusion import dropout, late, late_layer, layers
+
+    assert set(fusion._SUBMODULES) == {"reference", "layers", "late", "late_layer", "dropout"}
+    modules = {name: importlib.import_module(f"mmcourse.fusion.{name}")
+               for name in fusion._SUBMODULES}
     public = {name: module_name for module_name, module in modules.items()
               for name in module.__all__}
     assert public == fusion.NAMES  # complete, and every name comes from exactly one module
@@ -49,6 +54,7 @@ def test_fusion_names_resolve_one_way_and_are_listed():
     assert fusion.average_probabilities is late.average_probabilities
     assert fusion.WeightedAverage is layers.WeightedAverage
     assert fusion.ModalityDropout is dropout.ModalityDropout
+    assert fusion.LateFusion is late_layer.LateFusion is models.LateFusion  # one class, two paths
     assert {"product_of_experts", "WeightedAverage", "softmax", "late"} <= set(dir(fusion))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         fusion.nope  # noqa: B018

@@ -2,7 +2,8 @@
 
 * ``mmcourse.fusion.reference`` — the formulas in plain NumPy (no TensorFlow);
 * ``mmcourse.fusion.layers`` — the same formulas as Keras layers (imported on first use);
-* ``mmcourse.fusion.late`` — decision-level (late) fusion helpers;
+* ``mmcourse.fusion.late`` — decision-level (late) fusion helpers in NumPy;
+* ``mmcourse.fusion.late_layer`` — ``LateFusion``, the same rules as a Keras layer inside a model;
 * ``mmcourse.fusion.dropout`` — ``ModalityDropout``, a train-only layer on the presence mask.
 
 Every public name of those modules is reachable as ``mmcourse.fusion.<name>``, each from exactly
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = ("reference", "layers", "late", "dropout")
+_SUBMODULES = ("reference", "layers", "late", "late_layer", "dropout")
 
 # name -> the submodule it comes from (like the stub of librosa's lazy_loader).
 NAMES = {
@@ -44,6 +45,7 @@ NAMES = {
          "accuracy"),
         "late",
     ),
+    **dict.fromkeys(("LateFusion", "LATE_FUSION_RULES"), "late_layer"),
     "ModalityDropout": "dropout",
 }
 

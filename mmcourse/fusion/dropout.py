@@ -3,7 +3,7 @@
 :class:`ModalityDropout` acts on the **presence mask**, not on the features: during training
 each present modality of each sample is marked missing with probability ``rate`` (seeded), but
 never all of them — a sample keeps at least one of the modalities it had. The fusion layers of
-:mod:`mmcourse.fusion.layers` and :class:`mmcourse.models.LateFusion` already handle a missing
+:mod:`mmcourse.fusion.layers` and :class:`mmcourse.fusion.late_layer.LateFusion` already handle a missing
 modality through the mask, so putting this layer in front of the ``present`` input is all it
 takes. At inference (``training`` false or unset) it returns the mask unchanged.
 """

@@ -9,7 +9,8 @@ probabilities whose rows sum to 1. Optional arguments shared by all of them:
   modality is left out of that sample's fusion (a sample with none present gets the uniform
   distribution, or the prior for :func:`product_of_experts`).
 
-Plain NumPy, no TensorFlow. The bare formulas are in :mod:`mmcourse.fusion.reference`.
+Plain NumPy, no TensorFlow. The bare formulas are in :mod:`mmcourse.fusion.reference`; the same
+rules as a Keras layer inside a model are :class:`mmcourse.fusion.late_layer.LateFusion`.
 """
 
 from __future__ import annotations
