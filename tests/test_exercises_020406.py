@@ -5,7 +5,8 @@ functions called out of kernel on fresh inputs) grades several submissions built
 generated exercise: the solution's answers score full marks, the untouched exercise scores 0, two
 submissions each carry plausible wrong answers for *some* tasks and lose exactly those tasks'
 points (with a reason; the other tasks keep theirs), and an answer that calls the course's own
-reference scores 0 for its task. The wrong answers include the lesson's own cell copied into the
+reference scores 0 for its task (put into one of the wrong submissions, on a task that is right
+there, to keep the run short: four submissions per exercise). The wrong answers include the lesson's own cell copied into the
 variant task (02 tasks 1-2, 04 tasks 1 and 3): copying the lesson does not pass. The ``check()``
 side of the same answers is tested in ``tests/test_features_exercise_checks.py`` and
 ``tests/test_fusion_checks06.py``. Without a working bubblewrap the tests are skipped with the
@@ -174,6 +175,7 @@ def average_fusion(probabilities):
     return late.average_probabilities(probabilities)
 ''', "test_average"),
 }
+REFERENCE_IN = {"02": 2, "04": 1, "06": 1}  # the wrong submission whose other cell calls the reference
 POINTS = {"02": 8, "04": 7, "06": 10}
 
 
@@ -187,8 +189,12 @@ def test_grader_scores_solution_untouched_and_each_wrong_answer(assignment, tmp_
     for number, group in enumerate(WRONG[assignment], start=1):
         submissions[f"wrong_{number}"] = (_with(assignment, {cell: source for cell, (source, _) in group.items()}),
                                           {task for _, task in group.values()})
+    # one of the wrong submissions also calls the course's reference in another task's answer cell
     answer_id, source, task = CALLS_REFERENCE[assignment]
-    submissions["calls_reference"] = (_with(assignment, {answer_id: source}), {task})
+    with_reference = f"wrong_{REFERENCE_IN[assignment]}"
+    notebook, zero = submissions[with_reference]
+    changes = {cell: wrong for cell, (wrong, _) in WRONG[assignment][REFERENCE_IN[assignment] - 1].items()}
+    submissions[with_reference] = (_with(assignment, {**changes, answer_id: source}), zero | {task})
     folder = tmp_path / f"submissions_{assignment}"
     for student, (notebook, _) in submissions.items():
         (folder / student).mkdir(parents=True)
@@ -206,9 +212,30 @@ def test_grader_scores_solution_untouched_and_each_wrong_answer(assignment, tmp_
         for test_id in zero:  # judged with a reason, not a crash
             assert result.failures.get(test_id), (student, test_id, result.reason)
         if student.startswith("wrong_"):
-            for test_id in zero:
+            for test_id in zero - {task}:
                 print(student, test_id, "->", result.failures[test_id].splitlines()[-1])
                 assert not any(word in result.failures[test_id] for word in ("NameError", "Traceback"))
     assert results["solution"].reason == "", results["solution"].reason
     assert results["untouched"].total == 0
-    assert "reference" in results["calls_reference"].reason
+    reference_result = results[f"wrong_{REFERENCE_IN[assignment]}"]
+    assert "course's own reference" in reference_result.failures[task], reference_result.failures
+
+
+@pytest.mark.slow
+def test_exercise_07_task_3_has_its_own_check(capsys):
+    """``check("07.model", load)`` judges the saved model on validation: a non-model, an untrained
+    fused model and a single-modality model fail with a reason."""
+    from mmcourse import models
+    from mmcourse.checks import check, registered_checks
+    from mmcourse.data import load_mmdigits
+
+    assert "07.model" in registered_checks("07")
+    assert check("07.model", lambda: None) is False
+    assert "keras.Model" in capsys.readouterr().out
+    untrained = models.build_multimodal_classifier(("image", "audio"), fusion="concat", feature_dim=8)
+    assert check("07.model", lambda: untrained) is False
+    assert "validation accuracy" in capsys.readouterr().out
+    single = models.build_unimodal_classifier("image", feature_dim=8)
+    assert check("07.model", lambda: single) is False
+    assert "two modalities" in capsys.readouterr().out
+    assert len(load_mmdigits("val").label) > 0
