@@ -21,8 +21,19 @@ def test_every_lesson_registers_its_tasks():
                                             "04.power_to_db", "04.mfcc"}
 
 
-def conv_size(n, k, s=1, padding="valid"):
-    return int(np.ceil(n / s)) if padding == "same" else int(np.floor((n - k) / s)) + 1
+def conv_size(n, k, s=1, padding="valid", dilation=1):
+    return int(np.ceil(n / s)) if padding == "same" else int(np.floor((n - dilation * (k - 1) - 1) / s)) + 1
+
+
+def frames_by_slices(clip, n_fft, hop, pad_mode="constant"):
+    padded = np.pad(clip, (n_fft // 2, n_fft // 2), mode=pad_mode)
+    return np.array([padded[start:start + n_fft] for start in range(0, len(padded) - n_fft + 1, hop)])
+
+
+def db_with_ref(p, ref=1.0, amin=1e-10, top=80.0):
+    level = np.max(p) if ref == "max" else ref
+    db = 10 * np.log10(np.maximum(p, amin) / max(level, amin))
+    return np.maximum(db, db.max() - top)
 
 
 def budget_cnn():
@@ -69,7 +80,8 @@ def mfcc_no_floor(clip, sr, n_mfcc, n_fft, hop, n_mels):
 
 CORRECT = [
     ("02.conv_output_size", conv_size),
-    ("02.linear_features", lambda x, w, b: np.einsum("nk,dk->nd", x.reshape(len(x), -1), w) + b),
+    ("02.linear_features",
+     lambda x, w, b: np.einsum("nk,dk->nd", x.transpose(0, 2, 3, 1).reshape(len(x), -1), w) + b),
     ("02.count_parameters",
      lambda shape, filters, k, d: image.cnn_parameter_count(shape, filters, k, 2, "same", d)),
     ("02.budget_cnn", budget_cnn),
@@ -77,28 +89,32 @@ CORRECT = [
     ("03.build_vocabulary", text.build_vocabulary),
     ("03.encode", text.encode),
     ("03.one_hot", one_hot_loop),
-    ("04.frame_signal", lambda clip, n_fft, hop: audio.frame_signal(clip, n_fft, hop)),
+    ("04.frame_signal", frames_by_slices),
     ("04.mel_filterbank",
      lambda sr, n_fft, n_mels: np.asarray(__import__("librosa").filters.mel(
          sr=sr, n_fft=n_fft, n_mels=n_mels), dtype=np.float64)),
-    ("04.power_to_db", lambda p, amin, top: np.maximum(10 * np.log10(np.maximum(p, amin)),
-                                                       10 * np.log10(max(p.max(), amin)) - top)),
+    ("04.power_to_db", db_with_ref),
     ("04.mfcc", mfcc_periodic),
 ]
 
 WRONG = [
-    ("02.conv_output_size", lambda n, k, s=1, padding="valid": n - k + 1),
-    ("02.linear_features", lambda x, w, b: x.reshape(len(x), -1) @ w.T),  # forgot the bias
+    ("02.conv_output_size", lambda n, k, s=1, padding="valid", dilation=1: n - k + 1),
+    ("02.conv_output_size", lambda n, k, s=1, padding="valid", dilation=1:  # the lesson's, no dilation
+     -(-n // s) if padding == "same" else (n - k) // s + 1),
+    ("02.linear_features", lambda x, w, b: np.moveaxis(x, 1, -1).reshape(len(x), -1) @ w.T),  # no bias
+    ("02.linear_features", lambda x, w, b: x.reshape(len(x), -1) @ w.T + b),  # the lesson's layout
     ("02.count_parameters", lambda shape, filters, k, d: 8928),  # hard-coded
     ("02.budget_cnn", too_big_cnn),
     ("03.tokenize", lambda t: t.lower().split()),  # punctuation kept
     ("03.build_vocabulary", lambda texts: ["", "[UNK]"] + sorted(set(" ".join(texts).split()))),
     ("03.encode", lambda t, vocabulary, n: text.encode(t, vocabulary, n)[::-1]),  # padding first
     ("03.one_hot", lambda ids, n: np.eye(n)[ids]),  # padding rows not zero
-    ("04.frame_signal", lambda clip, n_fft, hop: audio.frame_signal(clip, n_fft, hop)[1:]),
+    ("04.frame_signal", lambda clip, n_fft, hop, mode="constant": frames_by_slices(clip, n_fft, hop, mode)[1:]),
+    ("04.frame_signal", lambda clip, n_fft, hop, mode="constant": audio.frame_signal(clip, n_fft, hop)),
     ("04.mel_filterbank", lambda sr, n_fft, n_mels: audio.mel_filterbank(sr, n_fft, n_mels,
                                                                          htk=True)),
-    ("04.power_to_db", lambda p, amin, top: 10 * np.log10(np.maximum(p, amin))),  # no floor
+    ("04.power_to_db", lambda p, ref, amin, top: 10 * np.log10(np.maximum(p, amin))),  # no ref, no floor
+    ("04.power_to_db", lambda p, ref, amin, top: audio.power_to_db(p, amin, top)),  # the lesson's: no ref
     ("04.mfcc", mfcc_symmetric_window),
     ("04.mfcc", mfcc_no_floor),
 ]

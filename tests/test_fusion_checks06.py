@@ -48,9 +48,41 @@ def product_hard_coded(probabilities, floor=1e-6):
 
 def test_lesson_06_registers_its_checks():
     assert registered_checks("06") == [
-        "06.average", "06.hint_probabilities", "06.learned_weighted_average",
-        "06.product_of_experts",
+        "06.average", "06.choose_on_validation", "06.hint_probabilities",
+        "06.learned_weighted_average", "06.product_of_experts",
     ]
+
+
+def choose_by_loop(validation, validation_labels, test, test_labels):
+    best_name, best = None, -1.0
+    for name, probabilities in validation.items():
+        score = np.mean(probabilities.argmax(1) == validation_labels)
+        if score > best:
+            best_name, best = name, score
+    return best_name, float(np.mean(test[best_name].argmax(1) == test_labels))
+
+
+def choose_on_test(validation, validation_labels, test, test_labels):  # selects on test
+    return choose_by_loop(test, test_labels, test, test_labels)
+
+
+def choose_last_on_tie(validation, validation_labels, test, test_labels):
+    scores = {name: np.mean(p.argmax(1) == validation_labels) for name, p in validation.items()}
+    name = [n for n in scores if scores[n] == max(scores.values())][-1]
+    return name, float(np.mean(test[name].argmax(1) == test_labels))
+
+
+def choose_reports_validation(validation, validation_labels, test, test_labels):
+    name, _ = choose_by_loop(validation, validation_labels, test, test_labels)
+    return name, float(np.mean(validation[name].argmax(1) == validation_labels))
+
+
+@pytest.mark.parametrize("function, passes", [(choose_by_loop, True), (choose_on_test, False),
+                                              (choose_last_on_tie, False),
+                                              (choose_reports_validation, False)])
+def test_choose_on_validation_check(function, passes, capsys):
+    results = [check("06.choose_on_validation", function) for _ in range(3)]
+    assert all(results) if passes else not any(results), capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

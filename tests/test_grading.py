@@ -160,7 +160,8 @@ def graded(tmp_path_factory):
         out = folder.parent / f"grades{assignment}.csv"
         feedback = folder.parent / f"feedback{assignment}"
         timeout = FAST_TIMEOUT if assignment == "05" else 300
-        # Exercises without grader checks (02, 04, 06) still use nbgrader's in-kernel grader.
+        # Every exercise has grader checks now (02, 04, 06 in tasks_020406.py); one without them
+        # would be graded by nbgrader's in-kernel grader, which needs unsafe=True.
         results = grade(folder, assignment, out, timeout=timeout, feedback_dir=feedback,
                         unsafe=assignment not in TASKS)
         rows = {row["student"]: row for row in csv.DictReader(out.open(encoding="utf-8"))}

@@ -1,6 +1,7 @@
 """Course conventions every notebook must keep (COURSE_DESIGN.md, "Notebooks" and "Exercises")."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -84,4 +85,71 @@ def test_exercise_has_no_answers_outputs_or_hidden_tests(path):
     for marker in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
         assert marker not in text
     assert all(not c.get("outputs") for c in _code_cells(path))
+    assert all(c.get("execution_count") is None for c in _code_cells(path)), (
+        "assign must strip the executed solution's execution counts too")
     assert (REPO_ROOT / "solutions" / path.name).exists()
+
+
+# --- solutions are worked answers: committed executed; exercises do not print them ---------------
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_solution_is_committed_executed_without_errors(path):
+    for cell in _code_cells(path):
+        assert cell.get("execution_count"), (
+            f"{path.name}: never executed: {_source(cell)[:80]!r} (run nbconvert --execute --inplace)")
+        if "NBVAL_RAISES_EXCEPTION" not in _source(cell):
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            assert not errors, f"{path.name}: error output in {_source(cell)[:80]!r}"
+
+
+_SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION(.*?)### END SOLUTION", re.S)
+_TRIVIAL = re.compile(r"(return|pass|else:|try:|finally:|\"\"\"|'''|[\w.\[\]]+|return [\w.\[\]]+"
+                      r"|import [\w.]+|[\])}]+,?)")
+MIN_LEAK_CHARACTERS = 14
+
+
+def _normalised(text: str, *, code: bool = True) -> str:
+    if code and not text.lstrip().startswith(("'", '"')):
+        text = text.split("#", 1)[0]  # a trailing comment is not part of the code line
+    return re.sub(r"\s+", " ", text.replace("`", " ")).strip()
+
+
+def solution_code_lines(solution_cells: list[dict]) -> set[str]:
+    """The non-trivial lines of the answer code (inside ``### BEGIN/END SOLUTION``), normalised."""
+    lines = set()
+    for cell in solution_cells:
+        if cell["cell_type"] != "code":
+            continue
+        for region in _SOLUTION_REGION.findall(_source(cell)):
+            for line in region.splitlines():
+                normal = _normalised(line)
+                if len(normal) >= MIN_LEAK_CHARACTERS and not _TRIVIAL.fullmatch(normal):
+                    lines.add(normal)
+    return lines
+
+
+def leaked_lines(solution_cells: list[dict], exercise_cells: list[dict]) -> list[str]:
+    """Solution code lines that appear in the exercise's Markdown (whitespace and backticks ignored)."""
+    code = solution_code_lines(solution_cells)
+    markdown = [_normalised(_source(cell), code=False) for cell in exercise_cells
+                if cell["cell_type"] == "markdown"]
+    return sorted(line for line in code if any(line in text for text in markdown))
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_exercise_markdown_contains_no_line_of_its_solution_code(path):
+    exercise = REPO_ROOT / "exercises" / path.name
+    assert solution_code_lines(_cells(path)), f"{path.name}: no answer code found to compare"
+    assert not leaked_lines(_cells(path), _cells(exercise)), (
+        f"exercises/{path.name} states its answer code in Markdown: {leaked_lines(_cells(path), _cells(exercise))}")
+
+
+def test_leak_scan_catches_a_planted_leak():
+    path = next(p for p in SOLUTIONS if p.name.startswith("05_"))
+    exercise = _cells(REPO_ROOT / "exercises" / path.name)
+    assert not leaked_lines(_cells(path), exercise)
+    line = sorted(solution_code_lines(_cells(path)))[0]
+    for planted in (f"Hint: just write `{line}`.", f"```python\n{line.replace(' ', '  ')}\n```"):
+        leaky = [*exercise, {"cell_type": "markdown", "source": planted, "metadata": {}}]
+        assert leaked_lines(_cells(path), leaky) == [line]
+    # a trivial line (a bare return of a name) is not a leak
+    assert not _TRIVIAL.fullmatch(_normalised(line)) and _TRIVIAL.fullmatch("return result")

@@ -24,9 +24,10 @@ def _class_balance_reference(labels, num_classes):
     "01.class_balance",
     hints=[
         "Count how often each class 0 .. num_classes-1 occurs, then divide by the number of labels.",
-        "A class that never occurs must still get its 0 — `np.bincount(labels, minlength=...)` "
-        "counts every class.",
-        "`return np.bincount(labels, minlength=num_classes) / len(labels)`",
+        "A class that never occurs must still get its 0: NumPy's counting function for small "
+        "non-negative ints has an argument for the minimum number of bins — look it up.",
+        "Check the length of your result on labels that miss the last classes: it must be "
+        "num_classes, and the shares must add up to 1.",
     ],
 )
 def _class_balance_cases(rng: np.random.Generator) -> list[Case]:
@@ -59,7 +60,8 @@ def _class_balance_cases(rng: np.random.Generator) -> list[Case]:
         "The noise is what the corruption added: noisy - clean. Power = mean of the squares.",
         "Take the mean over the last axis (the samples of one clip), so each clip gets its own "
         "SNR: `np.mean(x ** 2, axis=-1)`.",
-        "`return 10 * np.log10(np.mean(clean**2, axis=-1) / np.mean((noisy - clean)**2, axis=-1))`",
+        "Decibels of a power ratio: ten times the base-10 logarithm of signal power over noise "
+        "power (not twenty: that is for amplitudes).",
     ],
 )
 def _measured_snr_cases(rng: np.random.Generator) -> list[Case]:
@@ -106,9 +108,8 @@ def _compare_noisy(received, expected) -> str | None:
         "P_signal / 10 ** (snr_db / 10) — for each clip separately.",
         "Draw `noise = rng.standard_normal(clean.shape)`, then multiply each row by "
         "sqrt(target_power / its own power); keep the means with `axis=-1, keepdims=True`.",
-        "`signal = np.mean(clean**2, axis=-1, keepdims=True)`; "
-        "`target = signal / 10 ** (snr_db / 10)`; "
-        "`return clean + noise * np.sqrt(target / np.mean(noise**2, axis=-1, keepdims=True))`",
+        "Scaling a signal by a factor multiplies its power by the factor squared: that is why the "
+        "noise is scaled by a square root. Measure your result with your measured_snr_db.",
     ],
 )
 def _add_white_noise_cases(rng: np.random.Generator) -> list[Case]:

@@ -2,8 +2,10 @@
 
 The learner's functions (signatures as in ``solutions/02_image_features.ipynb``):
 
-* ``conv_output_size(n, kernel_size, stride, padding)`` -> int, positions of a window on one axis;
-* ``linear_features(images, weights, bias)`` -> ``(N, d)``: ``f(x) = W x + b`` on flattened pixels;
+* ``conv_output_size(n, kernel_size, stride, padding, dilation)`` -> int, positions of a
+  (dilated) window on one axis;
+* ``linear_features(images, weights, bias)`` -> ``(N, d)``: ``f(x) = W x + b`` on channels-first
+  images ``(N, C, H, W)`` whose weights expect Keras's channels-last flattening;
 * ``count_cnn_parameters(input_shape, filters, kernel_size, feature_dim)`` -> int, parameters of
   ``build_cnn_encoder`` (3x3-style ``same`` convolutions, 2x2 pooling, Dense projection);
 * ``build_budget_cnn()`` -> a Keras model ``(8, 8, 1) -> 10`` softmax within the parameter budget.
@@ -25,50 +27,75 @@ def _same_int(received, expected):
     return None if int(received) == int(expected) else f"expected {expected}, received {received}"
 
 
+def reference_conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: str = "valid",
+                               dilation: int = 1) -> int:
+    """Positions of a (dilated) window along one axis: the grader's and the hidden tests' reference."""
+    if padding == "same":
+        return image.conv_output_shape(n, 1, stride, "same")
+    return image.conv_output_shape(n, dilation * (kernel_size - 1) + 1, stride, "valid")
+
+
+def _random_images(rng: np.random.Generator, batch: int, shape: tuple[int, int, int]):
+    """Channels-first images ``(batch, C, H, W)`` with their channels-last weights and bias."""
+    return rng.random((batch, *shape))
+
+
+def reference_linear_features(images, weights, bias) -> np.ndarray:
+    """``f(x) = W x + b`` for channels-first images, W indexed in Keras's channels-last order."""
+    images = np.asarray(images, dtype=np.float64)
+    return np.moveaxis(images, 1, -1).reshape(len(images), -1) @ np.asarray(weights).T + bias
+
+
 @register(
     "02.conv_output_size",
     hints=[
-        "Count the positions where the window fits: with stride 1 and 'valid' padding, a window "
-        "of k on n pixels fits n - k + 1 times.",
-        "'valid': (n - k) // stride + 1. 'same' pads so that only the stride shrinks the size: "
-        "ceil(n / stride).",
-        "`-(-n // stride)` is ceil(n / stride) with integers only.",
+        "Draw it: with kernel_size=3 and dilation=2 the taps sit on pixels 0, 2 and 4. How many "
+        "pixels does the window cover from its first tap to its last?",
+        "Once you know the span, 'valid' is lesson 02's formula with the span in place of the "
+        "kernel size. 'same' pads so that only the stride matters: ceil(n / stride), which you can "
+        "compute with integer division only (no floats).",
     ],
 )
 def _conv_output_size_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
     for _ in range(10):
-        n = int(rng.integers(1, 64))
-        kernel = int(rng.integers(1, n + 1))
+        n = int(rng.integers(2, 64))
+        dilation = int(rng.integers(1, 4))
+        kernel = int(rng.integers(1, (n - 1) // dilation + 2))
         stride = int(rng.integers(1, 5))
         padding = str(rng.choice(["valid", "same"]))
-        cases.append(Case(f"n={n}, kernel_size={kernel}, stride={stride}, padding={padding!r}",
-                          args=(n, kernel, stride, padding),
-                          expected=image.conv_output_shape(n, kernel, stride, padding),
+        cases.append(Case(f"n={n}, kernel_size={kernel}, stride={stride}, padding={padding!r}, "
+                          f"dilation={dilation}",
+                          args=(n, kernel, stride, padding, dilation),
+                          expected=reference_conv_output_size(n, kernel, stride, padding, dilation),
                           compare=_same_int))
-    cases.append(Case("n=8, kernel_size=8, stride=1, padding='valid' (window = image)",
-                      args=(8, 8, 1, "valid"), expected=1, compare=_same_int))
+    cases.append(Case("n=8, kernel_size=8, stride=1, padding='valid', dilation=1 (window = image)",
+                      args=(8, 8, 1, "valid", 1), expected=1, compare=_same_int))
+    cases.append(Case("n=9, kernel_size=3, stride=2, padding='valid', dilation=3",
+                      args=(9, 3, 2, "valid", 3), expected=reference_conv_output_size(9, 3, 2, "valid", 3),
+                      compare=_same_int))
     return cases
 
 
 @register(
     "02.linear_features",
     hints=[
-        "Flatten each image to one row first: images.reshape(len(images), -1) has shape (N, H*W*C).",
-        "W has shape (d, H*W*C), so f(x) for a batch of rows is rows @ W.T, plus b broadcast over "
-        "the batch.",
+        "The weights expect each image flattened in (H, W, C) order, but your images are "
+        "(N, C, H, W): reshaping them directly puts the pixels in the wrong order whenever C > 1.",
+        "Move the channel axis to the end first (NumPy can reorder axes without copying by hand), "
+        "then flatten each image to one row and apply W and b to the whole batch at once.",
     ],
 )
 def _linear_features_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
-    for batch, shape, dim in [(5, (8, 8, 1), 10), (1, (8, 8, 1), 3), (3, (4, 6, 2), 7),
-                              (2, (3, 3, 1), 1)]:
-        images = rng.random((batch, *shape))
+    for batch, shape, dim in [(5, (3, 8, 8), 10), (1, (2, 8, 8), 3), (3, (2, 4, 6), 7),
+                              (2, (1, 3, 3), 1)]:
+        images = _random_images(rng, batch, shape)
         weights = rng.normal(size=(dim, int(np.prod(shape))))
         bias = rng.normal(size=dim)
-        cases.append(Case(f"images {images.shape}, W {weights.shape}, b {bias.shape}",
+        cases.append(Case(f"channels-first images {images.shape}, W {weights.shape}, b {bias.shape}",
                           args=(images, weights, bias),
-                          expected=images.reshape(batch, -1) @ weights.T + bias))
+                          expected=reference_linear_features(images, weights, bias)))
     return cases
 
 
@@ -125,8 +152,9 @@ def _check_budget_model(model, _expected) -> str | None:
     hints=[
         f"Stay under {PARAMETER_BUDGET} parameters: the Dense layer after Flatten is usually the "
         "biggest — pool before flattening.",
-        "For example Conv2D(8, 3, padding='same') -> MaxPooling2D(2) -> Conv2D(16, 3, "
-        "padding='same') -> MaxPooling2D(2) -> Flatten -> Dense(10, softmax): count it!",
+        "Count before you train: use your count_cnn_parameters (Task 3) on a candidate. Few "
+        "filters (single digits to the low tens) and two pooling steps before Flatten leave room "
+        "for a Dense softmax layer of 10 units.",
     ],
 )
 def _budget_cnn_cases(rng: np.random.Generator) -> list[Case]:

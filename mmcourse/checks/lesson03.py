@@ -60,8 +60,8 @@ def _tokenize_cases(rng: np.random.Generator) -> list[Case]:
     hints=[
         "Count every token of every text (use your tokenize), then sort the words by count, "
         "most frequent first; start the list with '' and '[UNK]'.",
-        "Ties are broken like Keras's TextVectorization: reverse alphabetical order. "
-        "`sorted(counts, key=lambda w: (counts[w], w), reverse=True)` does both at once.",
+        "Ties are broken like Keras's TextVectorization: reverse alphabetical order. One sort "
+        "with a key made of (count, word), in descending order, handles both at once.",
     ],
 )
 def _vocabulary_cases(rng: np.random.Generator) -> list[Case]:

@@ -2,9 +2,11 @@
 
 The learner's functions (signatures as in ``solutions/04_audio_features.ipynb``):
 
-* ``frame_signal(clip, n_fft, hop_length)`` -> ``(frames, n_fft)``, centred with zero padding;
+* ``frame_signal(clip, n_fft, hop_length, pad_mode)`` -> ``(frames, n_fft)``, centred with zero
+  (``"constant"``) or mirrored (``"reflect"``) padding;
 * ``mel_filterbank(sr, n_fft, n_mels)`` -> ``(n_mels, 1 + n_fft // 2)``, = ``librosa.filters.mel``;
-* ``power_to_db(power, amin, top_db)`` -> dB with a floor ``top_db`` below the max;
+* ``power_to_db(power, ref, amin, top_db)`` -> dB relative to ``ref`` (a number or ``"max"``)
+  with a floor ``top_db`` below the max;
 * ``mfcc_from_scratch(clip, sr, n_mfcc, n_fft, hop_length, n_mels)`` -> ``(n_mfcc, frames)``,
   = ``librosa.feature.mfcc`` with the same settings, on fresh random signals.
 """
@@ -34,24 +36,42 @@ def random_clip(rng: np.random.Generator, samples: int, sr: int = 8000) -> np.nd
     return clip.astype(np.float32)
 
 
+def reference_frames(clip, n_fft: int, hop_length: int, pad_mode: str = "constant") -> np.ndarray:
+    """Centred frames ``(frames, n_fft)`` with ``pad_mode`` "constant" or "reflect" (the reference)."""
+    padded = np.pad(np.asarray(clip), n_fft // 2, mode=pad_mode)
+    return audio.frame_signal(padded, n_fft, hop_length, center=False)
+
+
+def reference_power_to_db(power, ref=1.0, amin: float = 1e-10, top_db: float = 80.0) -> np.ndarray:
+    """``librosa.power_to_db`` with ``ref`` a number or ``"max"`` (the reference)."""
+    import librosa
+
+    return librosa.power_to_db(np.asarray(power, dtype=np.float64),
+                               ref=np.max if isinstance(ref, str) and ref == "max" else ref,
+                               amin=amin, top_db=top_db)
+
+
 @register(
     "04.frame_signal",
     hints=[
-        "Pad n_fft // 2 zeros on both sides (np.pad with mode='constant'), then take n_fft "
-        "samples starting every hop_length samples.",
-        "The number of frames is 1 + (len(padded) - n_fft) // hop_length; frame t is "
-        "padded[t * hop_length : t * hop_length + n_fft].",
+        "First pad n_fft // 2 samples on each side, then cut: frame t starts at sample "
+        "t * hop_length of the padded clip and is n_fft samples long.",
+        "NumPy's padding function takes the padding mode by name, and 'constant' and 'reflect' "
+        "are exactly the two names asked for — pass pad_mode through instead of fixing one mode.",
+        "Count the frames with the formula in the task; an index array (starts as a column plus "
+        "offsets as a row) or a list of slices stacked together both give (frames, n_fft).",
     ],
 )
 def _frame_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
-    for _ in range(5):
+    for mode in ("constant", "reflect", "reflect", "constant", "reflect"):
         n_fft = int(rng.choice([64, 128, 256]))
         hop = int(rng.choice([16, 32, 80, 100]))
         samples = int(rng.integers(n_fft, 3000))
         clip = rng.normal(size=samples).astype(np.float32)
-        cases.append(Case(f"clip of {samples} samples, n_fft={n_fft}, hop_length={hop}",
-                          args=(clip, n_fft, hop), expected=audio.frame_signal(clip, n_fft, hop)))
+        cases.append(Case(f"clip of {samples} samples, n_fft={n_fft}, hop_length={hop}, "
+                          f"pad_mode={mode!r}", args=(clip, n_fft, hop, mode),
+                          expected=reference_frames(clip, n_fft, hop, mode)))
     return cases
 
 
@@ -79,33 +99,36 @@ def _mel_cases(rng: np.random.Generator) -> list[Case]:
 @register(
     "04.power_to_db",
     hints=[
-        "10 * log10 of the power, but never of anything below amin: np.maximum(amin, power).",
-        "Then floor at top_db below the maximum: np.maximum(db, db.max() - top_db).",
+        "Two logarithms: the power and the reference level, both clipped from below at amin, "
+        "each turned into dB; the result is their difference.",
+        "ref='max' means the reference level is the largest power in the array; any other ref is "
+        "the level itself.",
+        "The floor comes last, on the referenced dB values: nothing may lie more than top_db "
+        "below their maximum.",
     ],
 )
 def _power_to_db_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
-    for _ in range(4):
+    for ref in (1.0, "max", float(10.0 ** rng.uniform(-6, 1)), "max"):
         power = 10.0 ** rng.uniform(-14, 3, size=(int(rng.integers(1, 40)),
                                                   int(rng.integers(1, 30))))
         power[rng.random(power.shape) < 0.1] = 0.0
         top_db = float(rng.choice([80.0, 60.0, 40.0]))
-        cases.append(Case(f"power {power.shape} from 0 to {power.max():.3g}, amin=1e-10, "
-                          f"top_db={top_db}", args=(power, 1e-10, top_db),
-                          expected=audio.power_to_db(power, 1e-10, top_db)))
+        cases.append(Case(f"power {power.shape} from 0 to {power.max():.3g}, ref={ref!r}, "
+                          f"amin=1e-10, top_db={top_db}", args=(power, ref, 1e-10, top_db),
+                          expected=reference_power_to_db(power, ref, 1e-10, top_db)))
     return cases
 
 
 @register(
     "04.mfcc",
     hints=[
-        "Chain your functions: frame_signal -> times the periodic Hann window -> "
-        "abs(np.fft.rfft(frames, axis=-1))**2, transposed to (frequencies, frames) -> "
-        "mel_filterbank @ power -> power_to_db -> DCT.",
-        "The DCT is type II, orthonormal, over the mel axis (axis 0), keeping the first n_mfcc "
-        "rows: scipy.fft.dct(log_mel, type=2, norm='ortho', axis=0)[:n_mfcc].",
-        "The periodic Hann window is 0.5 - 0.5 * cos(2 pi n / n_fft) for n = 0..n_fft-1 (divide by "
-        "n_fft, not n_fft - 1).",
+        "Chain your own functions in lesson 04's order; after the FFT, turn the spectrum into "
+        "(frequencies, frames) so that the mel filterbank can multiply it from the left.",
+        "The periodic Hann window divides by n_fft, not n_fft - 1 (that would be the symmetric "
+        "window, which librosa does not use).",
+        "The DCT runs over the mel axis, not over time, and keeps only the first n_mfcc "
+        "coefficients; scipy.fft.dct takes the type, the norm and the axis as arguments.",
     ],
 )
 def _mfcc_cases(rng: np.random.Generator) -> list[Case]:

@@ -32,7 +32,7 @@ def _describe(**arrays) -> str:
     hints=[
         "The fused feature is alpha times f1 plus beta times f2 — element by element.",
         "NumPy arrays multiply by a number and add element-wise: no loop is needed.",
-        "`return alpha * f1 + beta * f2`",
+        "Both features must have the same shape (batch, d); the result has that shape too.",
     ],
 )
 def _weighted_average_cases(rng: np.random.Generator) -> list[Case]:
@@ -78,8 +78,8 @@ def _product_cases(rng: np.random.Generator) -> list[Case]:
     "05.concatenate",
     hints=[
         "Concatenation puts the features of each sample side by side: (batch, d1 + d2).",
-        "Join along the last axis: `np.concatenate([f1, f2], axis=-1)`; axis 0 would stack "
-        "samples instead.",
+        "Join along the feature axis (the last one); joining along axis 0 would stack samples "
+        "instead.",
     ],
 )
 def _concatenate_cases(rng: np.random.Generator) -> list[Case]:

@@ -8,6 +8,9 @@ The learner's functions (signatures as in ``solutions/06_early_late_fusion.ipynb
 * ``product_of_experts(probabilities, floor=1e-6)`` -> ``softmax(Σ_i log max(p_i, floor))``,
   ``(batch, classes)``, rows summing to 1 — in log space, so that many small probabilities do
   not underflow, and with a floor, so that zeros do not give ``log 0``;
+* ``choose_on_validation(validation, validation_labels, test, test_labels)`` -> ``(name,
+  test_accuracy)``: the rule with the best validation accuracy (first on a tie) and its test
+  accuracy — validation chooses, test reports;
 * ``LearnedWeightedAverage`` — a Keras layer class (passed itself, not an instance): one trainable
   logit per modality made in ``build()``, output ``Σ_i softmax(logits)_i f_i`` for a list of
   ``(batch, d)`` inputs (learned late fusion; TensorFlow is imported only for this check).
@@ -38,8 +41,8 @@ def _uniform_over(candidates: np.ndarray) -> np.ndarray:
         "Each row should spread probability 1 evenly over the digits whose mask entry is True.",
         "Convert the bool mask to floats and divide each row by its sum "
         "(`keepdims=True` keeps the shapes broadcastable).",
-        "A row with no True entry has sum 0: treat it as 'every digit allowed' first, e.g. with "
-        "`np.where(mask.any(axis=1, keepdims=True), mask, True)`.",
+        "A row with no True entry has sum 0 (and 0/0 = nan): find those rows first (is any entry "
+        "of the row True?) and replace them by a row where every digit is allowed.",
     ],
 )
 def _hint_cases(rng: np.random.Generator) -> list[Case]:
@@ -62,8 +65,8 @@ def _hint_cases(rng: np.random.Generator) -> list[Case]:
     "06.average",
     hints=[
         "Average the arrays in the list element by element: the result has the shape of one of them.",
-        "`np.mean(np.stack(probabilities), axis=0)` stacks the M arrays into (M, batch, classes) "
-        "and averages over the first axis.",
+        "Stacking the M arrays gives one array of shape (M, batch, classes); average it over the "
+        "axis that counts the modalities.",
     ],
 )
 def _average_cases(rng: np.random.Generator) -> list[Case]:
@@ -86,9 +89,9 @@ def _floor_kwargs(floor):
     hints=[
         "Multiply the experts' probabilities class by class, then renormalise each row to sum 1 "
         "— but do it with logarithms: add the logs instead of multiplying.",
-        "Clip first: `np.log(np.maximum(p, floor))`, so that a probability of exactly 0 does not "
-        "give -inf. Then turn the summed logs back into probabilities with a softmax over the "
-        "class axis (subtract the row maximum before `np.exp`).",
+        "Clip each probability from below at `floor` before taking its log, so that an exact 0 "
+        "does not give -inf. Then turn the summed logs back into probabilities with a softmax over "
+        "the class axis, stabilised by subtracting each row's maximum first.",
         "Multiplying many small numbers underflows to 0 (and 0/0 = nan): a hundred factors of "
         "1e-6 make 1e-600, below the smallest float64. In log space that is just -1382, and the "
         "softmax after subtracting the row maximum is fine.",
@@ -118,6 +121,89 @@ def _product_cases(rng: np.random.Generator) -> list[Case]:
         p[:, rng.integers(0, 5)] = 1.0 - 4e-6
     cases.append(Case("150 experts with tiny probabilities (a plain product underflows)",
                       args=(many,), expected=late.product_of_experts(many)))
+    return cases
+
+
+# --- Task 4: choose on validation, report on test ------------------------------------------------
+def _accuracy(probabilities, labels) -> float:
+    return float(np.mean(np.argmax(np.asarray(probabilities), axis=1) == np.asarray(labels)))
+
+
+def reference_choose(validation, validation_labels, test, test_labels) -> tuple[str, float]:
+    """(the first name with the best validation accuracy, that rule's test accuracy)."""
+    scores = {name: _accuracy(probabilities, validation_labels) for name, probabilities in validation.items()}
+    chosen = max(scores, key=lambda name: scores[name])  # max keeps the first of equal keys
+    return chosen, _accuracy(test[chosen], test_labels)
+
+
+def random_choice_problem(rng: np.random.Generator, names=None, samples=None, classes=None,
+                          tie: bool | None = None):
+    """A random choice among fusion rules where validation and test disagree on the best one.
+
+    Returns ``(validation, validation_labels, test, test_labels)``; about one problem in three has
+    a tie on validation (every one with ``tie=True``, none with ``tie=False``), and the rule
+    best on test is never the one best on validation.
+    """
+    names = list(names or rng.choice(["average", "product", "image", "hint", "max", "learned"],
+                                     size=int(rng.integers(2, 6)), replace=False))
+    samples = int(samples or rng.integers(20, 80))
+    classes = int(classes or rng.integers(2, 11))
+    while True:
+        splits = []
+        for _ in range(2):
+            labels = rng.integers(0, classes, size=samples)
+            rules = {}
+            for name in names:
+                probabilities = rng.dirichlet(np.ones(classes), size=samples)
+                right = rng.random(samples) < rng.uniform(0.2, 0.9)
+                probabilities[right, labels[right]] += 2.0  # this rule is right on these samples
+                rules[str(name)] = probabilities / probabilities.sum(axis=1, keepdims=True)
+            splits.append((rules, labels))
+        (validation, validation_labels), (test, test_labels) = splits
+        if (rng.random() < 0.35 if tie is None else tie) and len(names) > 1:  # a tie: the first wins
+            best = reference_choose(validation, validation_labels, test, test_labels)[0]
+            other = str(rng.choice([name for name in validation if name != best]))
+            validation[other] = validation[best].copy()  # two rules best on validation
+        chosen = reference_choose(validation, validation_labels, test, test_labels)[0]
+        best_on_test = max(test, key=lambda name: _accuracy(test[name], test_labels))
+        if best_on_test != chosen and _accuracy(test[best_on_test], test_labels) > _accuracy(test[chosen], test_labels):
+            return validation, validation_labels, test, test_labels
+
+
+def _compare_choice(received, expected) -> str | None:
+    if not isinstance(received, (tuple, list)) or len(received) != 2:
+        return f"expected a tuple (name, test_accuracy), received {type(received).__name__}"
+    name, accuracy = received
+    if name != expected[0]:
+        return (f"chose {name!r}, but {expected[0]!r} has the best validation accuracy (the first "
+                "one, on a tie) — is the choice made on validation?")
+    try:
+        accuracy = float(accuracy)
+    except (TypeError, ValueError):
+        return f"the second item should be the test accuracy (a float), received {accuracy!r}"
+    if not np.isclose(accuracy, expected[1]):
+        return f"the chosen rule's test accuracy is {expected[1]:.4f}, received {accuracy:.4f}"
+    return None
+
+
+@register(
+    "06.choose_on_validation",
+    hints=[
+        "Compute every rule's accuracy on the validation split only, pick the best, and only then "
+        "look at the test split — for that one rule.",
+        "Accuracy is the share of samples whose most probable class (the arg-max over the class "
+        "axis) equals the label. On a tie keep the first name in the dict's order: Python's own "
+        "max over the keys with a key function already does that.",
+    ],
+)
+def _choose_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for _ in range(5):
+        problem = random_choice_problem(rng, tie=bool(len(cases) % 2))
+        names = list(problem[0])
+        cases.append(Case(f"{len(names)} rules {names} on {len(problem[1])} validation samples "
+                          "(the rule best on test is another one)", args=problem,
+                          expected=reference_choose(*problem), compare=_compare_choice))
     return cases
 
 
@@ -244,9 +330,9 @@ def _layer_problem(layer, features, logits) -> str | None:
     hints=[
         "In build(input_shape), input_shape is a list with one (batch, d) shape per modality: make "
         "ONE trainable weight of shape (len(input_shape),) with self.add_weight(...) — the logits.",
-        "In call(inputs): weights = keras.ops.softmax(self.logits) (shape (M,), summing to 1); "
-        "stack the inputs to (batch, M, d) with keras.ops.stack(inputs, axis=1) and sum "
-        "stacked * weights[None, :, None] over axis 1.",
+        "In call(inputs): the fusion weights are the softmax of the logits (shape (M,), summing "
+        "to 1). Stack the M inputs along a new modality axis, reshape the weights so that they "
+        "broadcast along that axis, multiply and sum the modality axis away.",
         "Create nothing in call() and use only keras.ops there (no np., no .numpy()), so the "
         "gradient reaches the logits and the layer also works on keras.Input tensors.",
     ],

@@ -27,8 +27,9 @@ def _random_predictions(rng, count, num_classes, accuracy):
     hints=[
         "Start from a zero matrix of shape (num_classes, num_classes) and add 1 at "
         "[true label, predicted label] for every sample.",
-        "A loop `for t, p in zip(labels, predictions): matrix[t, p] += 1` is fine; "
-        "`np.add.at(matrix, (labels, predictions), 1)` does it without a loop.",
+        "A loop over the (label, prediction) pairs is fine. Without a loop, beware: fancy-index "
+        "assignment with repeated index pairs counts each pair only once; NumPy's unbuffered "
+        "`add.at` does not.",
     ],
 )
 def _confusion_matrix_cases(rng: np.random.Generator) -> list[Case]:
@@ -68,3 +69,41 @@ def _macro_f1_cases(rng: np.random.Generator) -> list[Case]:
     cases.append(Case("a 4×4 matrix where two classes never occur", args=(matrix,),
                       expected=macro_f1(matrix)))
     return cases
+
+
+# --- Task 3: the saved model, judged on the validation split (the grader uses test) --------------
+MODEL_BUDGET = 60_000
+MODEL_TARGET = 0.85
+
+
+def _check_saved_model(model, _expected) -> str | None:
+    import keras
+
+    from mmcourse import models, training
+    from mmcourse.data import load_mmdigits
+
+    if not isinstance(model, keras.Model):
+        return f"expected the loaded keras.Model, received {type(model).__name__}"
+    if model.count_params() > MODEL_BUDGET:
+        return f"{model.count_params():,} parameters is over the budget of {MODEL_BUDGET:,}"
+    if len(models.model_modalities(model)) < 2:
+        return "the model reads fewer than two modalities: Task 3 asks for a fused classifier"
+    accuracy = training.evaluate(model, load_mmdigits("val"))["accuracy"]
+    if accuracy < MODEL_TARGET:
+        return (f"validation accuracy {accuracy:.3f} is below {MODEL_TARGET} — the graded test split "
+                "will not do better; train longer or fuse more modalities")
+    return None
+
+
+@register(
+    "07.model",
+    hints=[
+        "Pass a function that loads your saved file, so the check sees exactly what the grader "
+        "will load: the budget, the modalities it reads, its validation accuracy.",
+        "Under the budget but not accurate enough? Add a modality (the best single one stays "
+        "below 80 %), or train a few more epochs with early stopping on val; count_params() tells "
+        "you how much room is left.",
+    ],
+)
+def _model_cases(rng: np.random.Generator) -> list[Case]:
+    return [Case("the model loaded from multimodal_model.keras", expected=None, compare=_check_saved_model)]

@@ -97,8 +97,8 @@ def _compare_models(received, expected) -> str | None:
     hints=[
         "Three fixes: use the tensors you computed, fuse with Concatenate instead of Dot, and "
         "build the Model from the two Input tensors.",
-        "`keras.Model(inputs=[image_input, text_input], outputs=outputs)` — inputs are the Input "
-        "tensors where the data enters, never an intermediate tensor.",
+        "The model's inputs are the Input tensors where the data enters (one per modality, in "
+        "the order the data is fed), never an intermediate tensor such as a layer's output.",
     ],
 )
 def _article_model_cases(rng: np.random.Generator) -> list[Case]:
