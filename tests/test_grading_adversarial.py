@@ -694,3 +694,26 @@ def test_feedback_json_has_checked_sentence(run05):
     payload = json.loads((run05["feedback"] / "one_wrong.json").read_text(encoding="utf-8"))
     task = next(t for t in payload["tasks"] if t["task"] == "test_weighted_average")
     assert task["score"] == 0 and task["feedback"].startswith("Checked: weighted_average")
+
+
+@pytest.mark.parametrize("options, error, match", [
+    ({"timeout": float("nan")}, ValueError, "timeout must be a positive, finite number of seconds. Received: timeout=nan"),
+    ({"timeout": 0}, ValueError, "Received: timeout=0"),
+    ({"timeout": -3.0}, ValueError, "Received: timeout=-3.0"),
+    ({"timeout": "30"}, TypeError, "timeout must be a positive, finite number"),
+    ({"timeout": True}, TypeError, "Received: timeout=True"),
+    ({"workers": 0}, ValueError, "workers must be a positive int. Received: workers=0"),
+    ({"workers": 2.0}, TypeError, "workers must be a positive int"),
+])
+def test_grade_options_are_checked_before_grading(tmp_path, options, error, match):
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    with pytest.raises(error, match=re.escape(match)):
+        grade(tmp_path / "subs", "05", tmp_path / "grades.csv", **options)
+    assert not (tmp_path / "grades.csv").exists()
+
+
+def test_grade_rejects_a_bad_limit_variable_before_grading(tmp_path, monkeypatch):
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    monkeypatch.setenv("MMCOURSE_GRADE_TASKS", "many")
+    with pytest.raises(ValueError, match="MMCOURSE_GRADE_TASKS must be a positive int"):
+        grade(tmp_path / "subs", "05", tmp_path / "grades.csv")
