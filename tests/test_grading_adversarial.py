@@ -15,6 +15,7 @@ tests are skipped with the reason, and ``test_refuses_without_sandbox`` checks t
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -396,6 +397,113 @@ def test_policy_is_configurable(tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------------------------
+# Exercise 05 under small resource limits: a fork bomb, a memory hog, a disk filler, and the
+# reference reached in ways no source scan sees — each costs exactly its own task
+# ---------------------------------------------------------------------------------------------
+FORK_BOMB = """
+import os, time
+def product_fusion(f1, f2):
+    for _ in range(600):  # bounded, so a broken limit cannot take the shared test machine down
+        if os.fork() == 0:
+            time.sleep(20)
+            os._exit(0)
+    return f1 * f2
+"""
+MEMORY_HOG = """
+def weighted_average(f1, f2, alpha, beta):
+    hog = []
+    while True:  # 64 MB at a time, every page written
+        hog.append(np.ones(2**23))
+"""
+DISK_FILLER = """
+import itertools
+def concat_fusion(f1, f2):
+    for number in itertools.count():  # files up to the size limit, until the disk is full
+        with open(f"filler{number}.bin", "wb") as handle:
+            try:
+                while True:
+                    handle.write(b"x" * 2**20)
+            except OSError as error:
+                if error.errno != 27:  # EFBIG: this file is at the limit, start the next one
+                    raise
+"""
+# The reference, reached so that no source scan sees it: names built at run time.
+REFERENCE_BY_GETATTR = """
+def attention_sum(features, weights):
+    module = __import__("mmcourse.fusion." + "refer" + "ence", fromlist=["x"])
+    return getattr(module, "attention" + "_sum")(list(np.moveaxis(features, 1, 0)), weights)
+"""
+REFERENCE_PROFILER_OFF = """
+import sys
+def tensor_fusion(f1, f2):
+    sys.setprofile(None)  # no grader's hook can watch any more
+    module = __import__("mmcourse.fusion." + "refer" + "ence", fromlist=["x"])
+    return getattr(module, "tensor" + "_fusion")([f1, f2])
+"""
+SMALL_LIMITS = {"MMCOURSE_GRADE_MEMORY_MB": "768", "MMCOURSE_GRADE_FILE_MB": "16",
+                "MMCOURSE_GRADE_TMP_MB": "48", "MMCOURSE_GRADE_DISK_MB": "48", "MMCOURSE_GRADE_TASKS": "200"}
+SUBMISSIONS_LIMITS = {
+    "solution": ({}, [], None),
+    "fork_bomb": ({"product_answer": FORK_BOMB}, ["test_product"], "200 processes and threads"),
+    "memory_hog": ({"weighted_average_answer": MEMORY_HOG}, ["test_weighted_average"],
+                   "raised MemoryError"),
+    "disk_filler": ({"concatenate_answer": DISK_FILLER}, ["test_concatenate"], "disk space is full"),
+    "reference_by_getattr": ({"attention_sum_answer": REFERENCE_BY_GETATTR}, ["test_attention_sum"],
+                             "mmcourse.fusion.reference.attention_sum, seen while your function ran"),
+    "reference_profiler_off": ({"tensor_fusion_answer": REFERENCE_PROFILER_OFF}, ["test_tensor_fusion"],
+                               "sys.setprofile"),
+}
+
+
+@pytest.fixture(scope="module")
+def run_limits(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        for variable, value in SMALL_LIMITS.items():
+            patch.setenv(variable, value)
+        return _run(tmp_path_factory, "05", _submissions("05", SUBMISSIONS_LIMITS), name="limits")
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", SUBMISSIONS_LIMITS)
+def test_resource_limits_and_run_time_reference_check(run_limits, student):
+    _assert_scores(run_limits, student)
+    if student == "solution":
+        assert run_limits["results"][student].reason == ""
+
+
+@needs_sandbox
+def test_limits_name_the_limit_in_the_reasons(run_limits):
+    results = run_limits["results"]
+    assert "768 MB of memory per process" in results["memory_hog"].reason
+    # the notebook run's kernel sandbox wrote into the one host folder it has: the watchdog
+    # stopped it (and emptied the folder, so the restarted kernel ran the later cells)
+    assert "the sandbox was stopped: it wrote more than 48 MB into its folder" in results["disk_filler"].reason
+    if os.geteuid() == 0:  # a root grader: the kernel ignores RLIMIT_NPROC, the watchdog stops it
+        assert "the sandbox was stopped: it ran more than 200 processes" in results["fork_bomb"].reason
+
+
+def test_source_scan_alone_misses_the_run_time_tricks():
+    """What the run-time check adds: the source scan does not see these two answers."""
+    from mmcourse.grading.secure import uses_reference
+
+    reference = "mmcourse.fusion.reference."
+    for answer, name in ((REFERENCE_BY_GETATTR, "attention_sum"), (REFERENCE_PROFILER_OFF, "tensor_fusion")):
+        assert uses_reference([("answer", answer)], (reference + name,), "answer") is None
+    assert uses_reference([("answer", CALLS_REFERENCE)], (reference + "attention_sum",), "answer")
+
+
+def test_limits_come_from_the_environment_and_are_checked(monkeypatch):
+    monkeypatch.setenv("MMCOURSE_GRADE_MEMORY_MB", "1000")
+    assert sandbox.current_limits().memory_mb == 1000
+    for bad in ("lots", "0", "-5"):
+        monkeypatch.setenv("MMCOURSE_GRADE_MEMORY_MB", bad)
+        with pytest.raises(ValueError, match="MMCOURSE_GRADE_MEMORY_MB must be a positive int"):
+            sandbox.current_limits()
+    with pytest.raises(TypeError, match="tasks must be a positive int"):
+        sandbox.Limits(tasks=2.5)
+
+
+# ---------------------------------------------------------------------------------------------
 # Exercises 01, 03 and 15: several attacks per submission, one per task
 # ---------------------------------------------------------------------------------------------
 SUBMISSIONS_01 = {
@@ -586,3 +694,26 @@ def test_feedback_json_has_checked_sentence(run05):
     payload = json.loads((run05["feedback"] / "one_wrong.json").read_text(encoding="utf-8"))
     task = next(t for t in payload["tasks"] if t["task"] == "test_weighted_average")
     assert task["score"] == 0 and task["feedback"].startswith("Checked: weighted_average")
+
+
+@pytest.mark.parametrize("options, error, match", [
+    ({"timeout": float("nan")}, ValueError, "timeout must be a positive, finite number of seconds. Received: timeout=nan"),
+    ({"timeout": 0}, ValueError, "Received: timeout=0"),
+    ({"timeout": -3.0}, ValueError, "Received: timeout=-3.0"),
+    ({"timeout": "30"}, TypeError, "timeout must be a positive, finite number"),
+    ({"timeout": True}, TypeError, "Received: timeout=True"),
+    ({"workers": 0}, ValueError, "workers must be a positive int. Received: workers=0"),
+    ({"workers": 2.0}, TypeError, "workers must be a positive int"),
+])
+def test_grade_options_are_checked_before_grading(tmp_path, options, error, match):
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    with pytest.raises(error, match=re.escape(match)):
+        grade(tmp_path / "subs", "05", tmp_path / "grades.csv", **options)
+    assert not (tmp_path / "grades.csv").exists()
+
+
+def test_grade_rejects_a_bad_limit_variable_before_grading(tmp_path, monkeypatch):
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    monkeypatch.setenv("MMCOURSE_GRADE_TASKS", "many")
+    with pytest.raises(ValueError, match="MMCOURSE_GRADE_TASKS must be a positive int"):
+        grade(tmp_path / "subs", "05", tmp_path / "grades.csv")

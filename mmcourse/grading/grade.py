@@ -40,7 +40,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -301,11 +300,16 @@ def _student_folders(submissions_dir: Path) -> list[Path]:
 
 
 def _check_options(timeout, workers) -> None:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
-            or timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds; received timeout={timeout!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive int; received workers={workers!r}")
+    """``grade()``'s options, checked before anything is graded (wrong type: ``TypeError``, wrong
+    value: ``ValueError``, both naming the option); also the sandbox limits from the environment."""
+    from mmcourse import _validate
+    from mmcourse.grading import sandbox
+
+    _validate.number(timeout, "timeout", minimum=0, exclusive_minimum=True,
+                     expected="a positive, finite number of seconds")
+    if workers is not None:
+        _validate.positive_int(workers, "workers")
+    sandbox.current_limits()  # a bad MMCOURSE_GRADE_* variable fails here, not mid-run
 
 
 def _read_submission(folder: Path, source_name: str, result: StudentResult):

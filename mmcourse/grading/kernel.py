@@ -4,12 +4,15 @@ The grader's own process runs nbclient (trusted code); only the kernel — the p
 the learner's code — is started inside bubblewrap, talking to the grader over ZeroMQ **IPC
 sockets** in a folder bound into the sandbox (the sandbox has no network, not even the grader's
 loopback). Restarting the kernel (after a timeout or a crash) kills that sandbox, with every
-process in it, and starts a fresh one; the submission's working folder is kept.
+process in it, and starts a fresh one; the submission's working folder is kept. The sandbox's
+resource limits are :func:`mmcourse.grading.sandbox.current_limits`; the watchdog watches each
+kernel sandbox, and a kernel it stopped is reported with the limit it broke.
 """
 
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +60,29 @@ def execute(notebook, workdir: Path, ipc_dir: Path, timeout: float, sandboxed: b
     )
     client.km = make_manager(kernel_name="python3")
     failed: set[int] = set()
+    limits = sandbox.current_limits()
+    watches: list = []
+
+    def watch() -> None:
+        for old in watches:
+            sandbox.WATCHDOG.unwatch(old)
+        watches.clear()
+        pid = getattr(client.km.provisioner, "pid", None)
+        if sandboxed and pid is not None:
+            watches.append(sandbox.WATCHDOG.watch(pid, limits, workdir))
+
+    def stopped() -> str | None:
+        return next((item.tripped for item in watches if item.tripped), None)
+
+    def empty_folder_if_over_disk() -> None:
+        # What a submission wrote beyond its disk limit is deleted; else every restarted kernel
+        # would find the folder over the limit and be stopped at once.
+        if any(item.over_disk for item in watches):
+            for entry in workdir.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
 
     def restart() -> None:
         # A fresh client too: the timed-out cell's output poller still reads the old channels,
@@ -66,9 +92,11 @@ def execute(notebook, workdir: Path, ipc_dir: Path, timeout: float, sandboxed: b
         client.kc = client.km.client()
         client.kc.start_channels()
         run_sync(client.kc.wait_for_ready)(timeout=120)
+        watch()
 
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "stdin": subprocess.DEVNULL}
     with client.setup_kernel(cwd=str(workdir), **quiet):
+        watch()
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type != "code":
                 continue
@@ -76,11 +104,13 @@ def execute(notebook, workdir: Path, ipc_dir: Path, timeout: float, sandboxed: b
                 client.execute_cell(cell, index)
             except (CellTimeoutError, DeadKernelError) as error:
                 failed.add(index)
-                timed_out = isinstance(error, CellTimeoutError)
+                timed_out = isinstance(error, CellTimeoutError) and not stopped()
+                died = f"the sandbox was stopped: {stopped()}" if stopped() else "the kernel died"
                 cell.outputs.append(nbformat.v4.new_output(
                     "error", ename="CellTimeoutError" if timed_out else "KernelDied",
-                    evalue=f"timed out after {timeout:g} s" if timed_out else "the kernel died",
+                    evalue=f"timed out after {timeout:g} s" if timed_out else died,
                     traceback=[]))
+                empty_folder_if_over_disk()
                 restart()
                 for earlier in range(index):
                     replay = notebook.cells[earlier]
@@ -89,7 +119,10 @@ def execute(notebook, workdir: Path, ipc_dir: Path, timeout: float, sandboxed: b
                             client.execute_cell(nbformat.from_dict(dict(replay, outputs=[])), earlier)
                         except (CellTimeoutError, DeadKernelError):
                             failed.add(earlier)
+                            empty_folder_if_over_disk()
                             restart()
+        for old in watches:
+            sandbox.WATCHDOG.unwatch(old)
     return notebook
 
 

@@ -15,7 +15,14 @@ Per submission (each step in its own bubblewrap sandbox, :mod:`mmcourse.grading.
    file, and are compared **in the grader's process** with the expected values, which never
    leave it. A call that hangs is killed and the remaining tasks are called in a new sandbox.
 4. **Judge** (grader): artefacts are loaded with ``safe_mode=True``; an answer that imports or
-   calls the course's reference for its own task scores 0 (``allow_reference=True`` allows it).
+   calls the course's reference for its own task scores 0 (``allow_reference=True`` allows it):
+   found in the source (imports, aliases, module names in strings) or, for what the source hides
+   (``getattr``, ``__import__``, names built at run time), seen running during the call in
+   sandbox B (``sandboxed/runner.py``).
+
+Every sandbox runs under :func:`mmcourse.grading.sandbox.current_limits` (memory, processes,
+file and disk sizes, CPU time); a submission over a limit loses the task it was on, with the
+limit named in the reason.
 """
 
 from __future__ import annotations
@@ -246,7 +253,8 @@ def notebook_notes(executed: dict, release_ids: dict[str, dict], timeout: float
             if ename == "CellTimeoutError":
                 reasons.append(f"{where} timed out after {timeout:g} s; the kernel was restarted")
             elif ename == "KernelDied":
-                reasons.append(f"the kernel died in {where}; it was restarted, later cells ran")
+                why = f" ({evalue})" if evalue.startswith("the sandbox was stopped") else ""
+                reasons.append(f"the kernel died in {where}{why}; it was restarted, later cells ran")
             elif meta.get("grade") and not meta.get("solution"):
                 visible[grade_id] = f"{ename}: {evalue}".strip(": ")
             elif ename != "NotImplementedError":
@@ -262,6 +270,7 @@ class Called:
     results: dict[str, list] = field(default_factory=dict)  # test id -> decoded results
     warnings: dict[str, list[str]] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # test id -> why it has no results
+    references: dict[str, str] = field(default_factory=dict)  # test id -> reference seen running
 
 
 def _reader(stream, lines: queue.Queue) -> None:
@@ -277,8 +286,9 @@ def _decode_result(item, returns: str, scratch: Path):
         raise plain.PlainDataError("malformed result")
     if "error" in item:
         error = item["error"] if isinstance(item["error"], dict) else {}
+        errno = error.get("errno")
         return CallError(_text(error.get("type"), 60), _text(error.get("message"), 300),
-                         _text(error.get("where"), 220))
+                         _text(error.get("where"), 220), errno if type(errno) is int else None)
     value = item.get("value")
     if returns == "keras_model" and isinstance(value, dict) and set(value) == {"keras"}:
         raw = base64.b64decode(str(value["keras"]), validate=True)
@@ -293,17 +303,30 @@ class CallError:
     type: str
     message: str
     where: str
+    errno: int | None = None
 
     def describe(self) -> str:
         # The exception's message is left out on purpose: a learner could put the hidden input
         # into it (``raise ValueError(str(f1))``) and read it back in the feedback.
-        return f"raised {self.type}" + (f" ({self.where})" if self.where else "")
+        text = f"raised {self.type}" + (f" ({self.where})" if self.where else "")
+        limits = sandbox.current_limits()
+        hint = {"MemoryError": f"more than the sandbox's {limits.memory_mb} MB of memory per process"}.get(self.type)
+        hint = {27: f"a file larger than the sandbox's {limits.file_mb} MB",
+                28: f"the sandbox's disk space is full ({limits.tmp_mb} MB in /tmp)",
+                11: f"more than the sandbox's {limits.tasks} processes and threads"}.get(self.errno, hint)
+        return text + (f" — {hint}, the sandbox's limit" if hint else "")
 
 
 def call(sources, tasks: list[Task], cases: dict[str, list[Case]], sandboxed: bool,
-         scratch: Path, timeout: float = 30.0) -> Called:
-    """Call the graded functions in fresh sandboxes (B); a hung task is killed, the rest go on."""
+         scratch: Path, timeout: float = 30.0, allow_reference: bool = False) -> Called:
+    """Call the graded functions in fresh sandboxes (B); a hung task is killed, the rest go on.
+
+    A sandbox the watchdog stops (over its process limit) costs the task it was calling; the
+    remaining tasks are called in a new sandbox. Unless ``allow_reference``, each task's
+    forbidden reference functions are watched for at run time (``Called.references``).
+    """
     called = Called()
+    limits = sandbox.current_limits()
     remaining = [task for task in tasks if task.function is not None]
     first = True
     while remaining:
@@ -311,12 +334,14 @@ def call(sources, tasks: list[Task], cases: dict[str, list[Case]], sandboxed: bo
             "sources": [list(pair) for pair in sources], "scratch": "/tmp" if sandboxed else str(scratch),
             "tasks": [{"id": task.test_id, "function": task.function, "returns": task.returns,
                        "timeout": task.call_timeout or timeout,
+                       "forbidden": [] if allow_reference else list(task.forbidden),
                        "cases": [{"args": plain.encode(case.args), "kwargs": plain.encode(case.kwargs)}
                                  for case in cases[task.test_id]]} for task in remaining],
         }
         argv, extra = _wrap([sys.executable, _runner(sandboxed), "call"], None, sandboxed)
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, start_new_session=True, **extra)
+        watch = sandbox.WATCHDOG.watch(process.pid, limits) if sandboxed else None
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
         try:
@@ -362,15 +387,23 @@ def call(sources, tasks: list[Task], cases: dict[str, list[Case]], sandboxed: bo
                     categories = [_text(item, 200).split(":")[0] for item in warnings[:5]]
                     called.warnings[task.test_id] = [f"{name} while your function ran"
                                                      for name in dict.fromkeys(categories) if name]
+                if event.get("reference") and not allow_reference:
+                    called.references[task.test_id] = _text(event["reference"], 120)
                 done.add(task.test_id)
                 current = None
                 deadline = time.monotonic() + 60
             elif kind == "done":
                 break
         _kill(process)
+        if watch is not None:
+            sandbox.WATCHDOG.unwatch(watch)
         first = False
         unfinished = [task for task in remaining if task.test_id not in done]
-        if current is not None and current.test_id not in done:
+        stopped = watch.tripped if watch is not None else None
+        if current is not None and current.test_id not in done and stopped:
+            called.problems[current.test_id] = f"{current.function} was stopped: {stopped}"
+            unfinished = [task for task in unfinished if task is not current]
+        elif current is not None and current.test_id not in done:
             called.problems[current.test_id] = f"{current.function} did not return in time and was stopped"
             unfinished = [task for task in unfinished if task is not current]
         elif unfinished:
@@ -467,7 +500,7 @@ def grade_one(student: str, submission, prepared: Prepared, timeout: float, sand
     if executed is not None:
         more, visible, stderr = notebook_notes(executed, release_ids, timeout)
         result.reasons.extend(more)
-    called = call(sources, prepared.tasks, prepared.cases, sandboxed, scratch, timeout)
+    called = call(sources, prepared.tasks, prepared.cases, sandboxed, scratch, timeout, allow_reference)
     for error in called.loaded_errors:
         if error.get("type") != "NotImplementedError":
             result.reasons.append(f"{_text(error.get('type'), 40)} in cell {_text(error.get('cell'), 60)}: "
@@ -512,6 +545,10 @@ def grade_one(student: str, submission, prepared: Prepared, timeout: float, sand
             used = uses_reference(sources, task.forbidden, task.answer_id)
             if used:
                 failure = (f"the answer uses the course's own reference for this task ({used}); "
+                           "write it yourself (policy: 0 points)")
+            elif task.test_id in called.references:
+                failure = (f"the answer calls the course's own reference for this task "
+                           f"({called.references[task.test_id]}, seen while your function ran); "
                            "write it yourself (policy: 0 points)")
         if failure is None:
             result.scores[task.test_id] = prepared.points.get(task.test_id, 0.0)

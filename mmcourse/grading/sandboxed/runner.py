@@ -8,6 +8,16 @@
     skipped), then calls each graded function on the inputs it is sent and writes one JSON line
     per task to the output it was given: results as :mod:`plain` data, errors with the
     learner's failing line, warnings seen. The expected values never enter this process.
+
+    **Reference policy at run time.** A task may name the course's reference functions for it
+    (``"forbidden"``, dotted names). Before the learner's code is loaded those functions are
+    looked up, and while the graded function runs a profiler (``sys.setprofile``, also set for
+    threads it starts) watches for their code running — however the learner reached it: an
+    alias, ``importlib``, ``getattr``, ``__import__``, a name built at run time, a reloaded
+    module. A call made from another module of the course package (a course helper that uses the
+    reference internally) is not counted; a call from the learner's cells, the standard library
+    or code the learner ``exec``-ed is. Switching the profiler off (``sys.setprofile``) during the
+    call counts as a use too. Recorded per task as ``"reference"`` in the result line.
 """
 
 from __future__ import annotations
@@ -85,8 +95,10 @@ def _describe(error: BaseException, labels: set[str]) -> dict:
     except BaseException:  # noqa: BLE001 - a hostile __str__
         message = ""
     name = type(error).__name__
+    errno = getattr(error, "errno", None) if isinstance(error, OSError) else None
     return {"type": name if type(name) is str else "?", "message": message,
-            "where": _learner_frame(error.__traceback__, labels)}
+            "where": _learner_frame(error.__traceback__, labels),
+            "errno": errno if type(errno) is int else None}
 
 
 def load_definitions(sources: list[list[str]], namespace: dict) -> list[dict]:
@@ -109,6 +121,52 @@ def load_definitions(sources: list[list[str]], namespace: dict) -> list[dict]:
             except BaseException as error:  # noqa: BLE001
                 errors.append({"cell": label, **_describe(error, labels)})
     return errors
+
+
+def _reference_targets(tasks: list[dict]) -> dict[tuple[str, str], str]:
+    """``(file, qualified name)`` of every forbidden function's code -> its dotted name."""
+    import importlib
+
+    targets = {}
+    for task in tasks:
+        for dotted in task.get("forbidden") or []:
+            module_name, _, attribute = str(dotted).rpartition(".")
+            try:
+                code = getattr(importlib.import_module(module_name), attribute).__code__
+            except Exception:  # noqa: BLE001 - not a Python function: the source scan still applies
+                continue
+            targets[(code.co_filename, code.co_qualname)] = str(dotted)
+    return targets
+
+
+class _Recorder:
+    """A profiler that notes the first forbidden function run from outside the course package."""
+
+    def __init__(self, targets: dict[tuple[str, str], str], forbidden: set[str]):
+        import mmcourse
+
+        self.targets = {key: name for key, name in targets.items() if name in forbidden}
+        self.files = {key[0] for key in self.targets}
+        self.package = os.path.dirname(os.path.abspath(mmcourse.__file__)) + os.sep
+        self.used: str | None = None
+        self.active = False
+        self.setprofile = sys.setprofile
+
+    def __call__(self, frame, event, arg):
+        if self.used is not None or not self.active:
+            return
+        if event == "c_call" and arg is self.setprofile:
+            self.used = "sys.setprofile (switching off the grader's check of reference calls)"
+        elif event == "call":
+            code = frame.f_code
+            name = self.targets.get((code.co_filename, code.co_qualname))
+            if name is None:
+                return
+            caller = frame.f_back
+            while caller is not None and caller.f_code.co_filename in self.files:
+                caller = caller.f_back
+            if caller is None or not caller.f_code.co_filename.startswith(self.package):
+                self.used = name
 
 
 def _encode_result(value, returns: str, scratch: str):
@@ -136,11 +194,15 @@ def call(request: dict, out) -> int:
         out.write(json.dumps(payload) + "\n")
         out.flush()
 
+    targets = _reference_targets(request["tasks"])  # before any learner code runs
     emit({"event": "loaded", "errors": load_definitions(sources, namespace)})
     signal.signal(signal.SIGALRM, _on_alarm)
+    import threading
+
     for task in request["tasks"]:
         emit({"event": "start", "task": task["id"]})
         results = []
+        recorder = _Recorder(targets, set(task.get("forbidden") or []))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             function = namespace.get(task["function"])
@@ -153,9 +215,20 @@ def call(request: dict, out) -> int:
                     args = plain.decode(case["args"], generators=True)
                     kwargs = plain.decode(case["kwargs"], generators=True)
                     signal.setitimer(signal.ITIMER_REAL, float(task["timeout"]))
+                    profiled = bool(recorder.targets)
+                    if profiled:
+                        threading.setprofile(recorder)
+                        sys.setprofile(recorder)
+                        recorder.active = True
                     try:
                         value = function(*args, **kwargs)
                     finally:
+                        if profiled:
+                            recorder.active = False
+                            if sys.getprofile() is not recorder and recorder.used is None:
+                                recorder.used = "sys.setprofile (switching off the grader's check of reference calls)"
+                            sys.setprofile(None)
+                            threading.setprofile(None)
                         signal.setitimer(signal.ITIMER_REAL, 0)
                     results.append({"value": _encode_result(value, task["returns"], request["scratch"])})
                 except _Timeout:
@@ -172,7 +245,8 @@ def call(request: dict, out) -> int:
                 continue
             if text not in seen:
                 seen.append(text)
-        emit({"event": "result", "task": task["id"], "results": results, "warnings": seen[:5]})
+        emit({"event": "result", "task": task["id"], "results": results, "warnings": seen[:5],
+              "reference": recorder.used})
     emit({"event": "done"})
     return 0
 
