@@ -8,11 +8,11 @@ Submission layout (one folder per learner, the folder name is the student id)::
       ...
 
 For assignment ``NN`` the source is ``solutions/NN_*.ipynb``. Exercises with grader checks
-(:mod:`mmcourse.grading.tasks`: 01, 03, 05, 07, 15) are graded by the sandboxed grader,
+(:mod:`mmcourse.grading.tasks`: every exercise of the course) are graded by the sandboxed grader,
 :mod:`mmcourse.grading.secure` — the notebook runs in a bubblewrap sandbox, the graded functions
 are called out of the learner's kernel in a fresh one, results compared here (see
-docs/teaching.md, section 8). The others (02, 04, 06) are graded, only with ``unsafe=True``, by
-nbgrader's in-kernel autograder (:func:`_grade_nbgrader`): a temporary nbgrader course
+docs/teaching.md, section 8). An exercise without them (a new one being authored) is graded,
+only with ``unsafe=True``, by nbgrader's in-kernel autograder (:func:`_grade_nbgrader`): a temporary nbgrader course
 (``source/`` → ``nbgrader generate_assignment`` → ``release/``, ``submitted/<student>/``, a
 temporary SQLite gradebook), split over a few worker processes.
 
