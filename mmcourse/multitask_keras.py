@@ -171,6 +171,9 @@ class _Trainer(keras.Model):
         self.weighting = UncertaintyWeighting(len(self.task_names), name="uncertainty") \
             if uncertainty else None
         self.trackers = [keras.metrics.Mean(name=f"{task}_loss") for task in self.task_names]
+        if self.weighting is not None:  # its variable exists before the first traced step
+            self.weighting.build((len(self.task_names),))
+        self.built = True  # the network is built already; nothing else to build
 
     def call(self, inputs, training=False):
         return self.network(inputs, training=training)
