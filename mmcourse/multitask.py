@@ -40,6 +40,9 @@ __all__ = [
     "optimal_log_variances",
     "accuracy",
     "label_free_features",
+    "multitask_parameter_count",
+    "widest_trunk",
+    "seed_verdict",
     # Keras (mmcourse.multitask_keras, imported lazily)
     "UncertaintyWeighting",  # noqa: F822 - lazy, see __getattr__
     "MaskedSparseCrossentropy",  # noqa: F822 - lazy, see __getattr__
@@ -256,3 +259,49 @@ def label_free_features(data, vocabulary: Sequence[str], *, audio_segments: int 
                 text[row, position[word]] += 1.0
     return {"image": images.reshape(len(images), -1), "audio": audio.astype(np.float32),
             "text": text}
+
+
+# ----------------------------------------------------------------------------- sizes and verdicts
+def _sizes(sizes, name: str) -> dict:
+    if not isinstance(sizes, Mapping) or not sizes:
+        raise check.type_error(name, "a non-empty dict {name: size}", sizes)
+    return {key: check.positive_int(value, f"{name}[{key!r}]") for key, value in sizes.items()}
+
+
+def multitask_parameter_count(feature_dims: Mapping[str, int], task_classes: Mapping[str, int],
+                              trunk_units: int) -> int:
+    """Parameters of :func:`build_multitask_model` with one trunk layer of ``trunk_units``:
+    ``(D + 1) u + sum_t (u + 1) c_t`` (D = sum of the feature sizes, c_t = classes of task t)."""
+    dims, classes = _sizes(feature_dims, "feature_dims"), _sizes(task_classes, "task_classes")
+    units = check.integer(trunk_units, "trunk_units", minimum=0)
+    return (sum(dims.values()) + 1) * units + sum((units + 1) * c for c in classes.values())
+
+
+def widest_trunk(feature_dims: Mapping[str, int], task_classes: Mapping[str, int],
+                 budget: int) -> int:
+    """The largest ``u`` with ``multitask_parameter_count(..., u) <= budget`` (0 if none fits)."""
+    dims, classes = _sizes(feature_dims, "feature_dims"), _sizes(task_classes, "task_classes")
+    budget = check.integer(budget, "budget", minimum=0)
+    total_classes = sum(classes.values())
+    per_unit = sum(dims.values()) + 1 + total_classes
+    return max(0, (budget - total_classes) // per_unit)
+
+
+def seed_verdict(first, second, *, names=("first", "second")) -> dict:
+    """Compare two methods run with the same seeds (accuracies ``(num_seeds,)`` each).
+
+    Returns ``{"difference": mean(second) - mean(first), "noise": 2 * hypot(std(first),
+    std(second))`` (sample std, ``ddof=1``) ``, "verdict": ...}`` with the verdict
+    ``f"{names[1]} better"`` if difference > noise, ``f"{names[0]} better"`` if
+    difference < -noise, else ``"tie"`` — the lessons' rule "beyond twice the seed spread".
+    """
+    first = check.array(first, "first", ndim=1, kind="numeric", finite=True, min_length=2,
+                        what="accuracies, one per seed").astype(np.float64)
+    second = check.array(second, "second", ndim=1, kind="numeric", finite=True,
+                         what="accuracies, one per seed").astype(np.float64)
+    check.same_length({"first": first, "second": second}, "one accuracy per seed, same seeds")
+    difference = float(second.mean() - first.mean())
+    noise = float(2 * np.hypot(first.std(ddof=1), second.std(ddof=1)))
+    verdict = (f"{names[1]} better" if difference > noise else
+               f"{names[0]} better" if difference < -noise else "tie")
+    return {"difference": difference, "noise": noise, "verdict": verdict}

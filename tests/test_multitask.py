@@ -176,7 +176,7 @@ def test_fit_trains_with_fixed_and_learned_weights():
     digit = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] > 0)
     parity = (x[:, 0] > 0).astype(int)
     hidden = digit.copy()
-    hidden[30:] = -1  # only 30 digit labels
+    hidden[150:] = -1  # half of the digit labels
     inputs, labels = {"image": x}, {"digit": hidden, "parity": parity}
     model = mt.build_multitask_model({"image": 5}, {"digit": 4, "parity": 2}, trunk_units=(16,))
     history = mt.fit_multitask(model, inputs, labels, inputs, {"digit": digit, "parity": parity},
