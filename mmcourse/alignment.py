@@ -309,8 +309,9 @@ def _fit_contrastive(model, train_inputs, val_inputs, *, temperature, epochs, ba
          np.zeros(num_rows, np.float32)))
     dataset = dataset.shuffle(num_rows, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=True)
+    # validation in batches of the training size, so its loss is the same task (chance ≈ log B)
     history = model.fit(dataset, validation_data=validation, epochs=epochs, verbose=0,
-                        callbacks=callbacks, shuffle=False)
+                        callbacks=callbacks, shuffle=False, validation_batch_size=batch_size)
     return history
 
 
