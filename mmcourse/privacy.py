@@ -588,7 +588,7 @@ def train_dp_sgd(features, labels, *, noise_multiplier: float, steps: int = 300,
         loss="sparse_categorical_crossentropy", metrics=["accuracy"],
         steps_per_execution=math.gcd(steps, 50))
     dataset = tf.data.Dataset.from_tensors((features, labels)).repeat(steps)
-    model.fit(dataset, epochs=1, verbose=0)
+    model.fit(dataset, epochs=1, verbose=0, shuffle=False)
     if clip_norm is None:  # no clipping: no sensitivity bound, no privacy
         return model, float("inf")
     return model, dp_epsilon(noise_multiplier, sampling_probability, steps, delta=delta)
