@@ -544,6 +544,19 @@ def _make_dp_class():
                           noise_seed=self.noise_seed)
             return config
 
+        @classmethod
+        def from_config(cls, config, custom_objects=None):
+            config = dict(config)
+            options = {key: config.pop(key) for key in
+                       ("clip_norm", "noise_multiplier", "sampling_probability", "noise_seed")
+                       if key in config}
+            model = super().from_config(config, custom_objects=custom_objects)
+            fresh = cls(**options)  # validates the options the same way as __init__
+            for key in options:
+                setattr(model, key, getattr(fresh, key))
+            model.seed_generator = keras.random.SeedGenerator(model.noise_seed)
+            return model
+
     return DPSGDClassifier
 
 

@@ -149,3 +149,20 @@ def test_clients_side_by_side_train_exactly_like_clients_alone():
     assert together.shape == (2,) and np.all((0 <= together) & (together <= 1))
     with pytest.raises(TypeError, match="clients"):
         privacy.federated_training(build, "clients")
+
+
+def test_dp_sgd_classifier_saves_and_loads_with_its_options(tmp_path):
+    import keras
+
+    model, _ = privacy.train_dp_sgd(np.random.default_rng(5).normal(size=(30, 4)).astype(np.float32),
+                                    np.arange(30) % 3, noise_multiplier=1.1, steps=5,
+                                    sampling_probability=0.3, clip_norm=0.7, hidden_units=3,
+                                    num_classes=3, seed=2)
+    path = tmp_path / "dp.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded).__name__ == "DPSGDClassifier"
+    assert (loaded.clip_norm, loaded.noise_multiplier, loaded.sampling_probability,
+            loaded.noise_seed) == (0.7, 1.1, 0.3, 2)
+    x = np.ones((2, 4), np.float32)
+    assert np.allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
