@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from mmcourse import _validate as check
 
-__all__ = ["make_video"]
+__all__ = ["make_video", "TwoDigitClips", "make_two_digit_clips"]
 
 
 def make_video(
@@ -66,3 +68,82 @@ def make_video(
         + pixel(r0 + 1, c0 + 1) * fr * fc
     )
     return video.astype(np.float32)[..., None]
+
+
+@dataclass
+class TwoDigitClips:
+    """Clips of two digits in turn with a spoken word in one half (lesson 12).
+
+    clip: float32 ``(N, T, S, S, 1)``; audio: float32 ``(N, samples)``; label: int64 ``(N,)``;
+    digits: int64 ``(N, 2)`` (first half, second half); speech_half: int64 ``(N,)`` (0 or 1).
+    """
+
+    clip: np.ndarray
+    audio: np.ndarray
+    label: np.ndarray
+    digits: np.ndarray
+    speech_half: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+def _speech_onset(clip: np.ndarray, threshold: float = 0.05) -> int:
+    loud = np.flatnonzero(np.abs(clip) > threshold * max(float(np.max(np.abs(clip))), 1e-12))
+    return int(loud[0]) if loud.size else 0
+
+
+def make_two_digit_clips(images, labels, audio, *, timing_matters: bool, seed: int = 0,
+                         num_frames: int = 8, canvas_size: int = 16) -> TwoDigitClips:
+    """Two digits on screen in turn (first half of the frames, then second half), one word spoken.
+
+    images (N, H, W[, 1]), labels (N,), audio (N, samples) of one MM-Digits split. Sample ``i``
+    shows digit ``labels[i]`` then a partner of another digit; a word (the first half-clip of
+    speech after its onset) is placed in the first or the second half of the audio, at random.
+
+    * ``timing_matters=True``: the label is the digit **on screen while the word is spoken**;
+      the word is a random clip of the split, so what is said tells nothing — only *when*;
+    * ``timing_matters=False``: the label is one of the two digits, at random, and the word
+      **names it**; it is spoken in a random half, so when tells nothing — only *what*.
+
+    Deterministic given ``seed``.
+    """
+    labels = check.labels(labels, "labels")
+    audio = check.array(audio, "audio", ndim=2, kind="float", finite=True,
+                        what="audio clips (N, samples)")
+    check.same_length({"images": images, "labels": labels, "audio": audio})
+    timing_matters = check.boolean(timing_matters, "timing_matters")
+    seed = check.seed(seed)
+    num_frames = check.integer(num_frames, "num_frames", minimum=2)
+    if num_frames % 2:
+        raise check.value_error("num_frames", "an even number (two halves)", num_frames)
+    rng = np.random.default_rng(seed)
+    num, samples = audio.shape
+    partner = np.empty(num, dtype=np.int64)
+    for index in range(num):
+        choices = np.flatnonzero(labels != labels[index])
+        partner[index] = rng.choice(choices)
+    half = num_frames // 2
+    first = make_video(images, num_frames=half, canvas_size=canvas_size, seed=seed + 1)
+    second = make_video(np.asarray(images)[partner], num_frames=half, canvas_size=canvas_size,
+                        seed=seed + 2)
+    clip = np.concatenate([first, second], axis=1)
+    digits = np.stack([labels, labels[partner]], axis=1)
+    speech_half = rng.integers(0, 2, size=num)
+    if timing_matters:
+        label = digits[np.arange(num), speech_half]
+        source = rng.integers(0, num, size=num)  # whose word is spoken: unrelated to the label
+    else:
+        which = rng.integers(0, 2, size=num)
+        label = digits[np.arange(num), which]
+        source = np.where(which == 0, np.arange(num), partner)  # the word names the label
+    half_samples = samples // 2
+    placed = np.zeros_like(audio, dtype=np.float32)
+    for index in range(num):
+        clip_audio = audio[source[index]]
+        start = _speech_onset(clip_audio)
+        word = clip_audio[start:start + half_samples]
+        offset = speech_half[index] * half_samples
+        placed[index, offset:offset + len(word)] = word
+    return TwoDigitClips(clip.astype(np.float32), placed, label.astype(np.int64),
+                         digits.astype(np.int64), speech_half.astype(np.int64))

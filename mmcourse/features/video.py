@@ -1,7 +1,9 @@
 """Video features: clips float32 ``(batch, T, H, W, 1)`` → features ``(batch, feature_dim)``.
 
-Two classic designs (lesson 12 compares them):
+Three designs (lesson 12 compares them):
 
+- :func:`build_frame_average_encoder` — the same small CNN on every frame, then the frame
+  vectors averaged: a bag of frames, blind to their order;
 - :func:`build_timedistributed_lstm_encoder` — the same small CNN applied to every frame
   (``TimeDistributed``), giving one vector per frame ``(batch, T, frame_dim)``, then an LSTM reads
   the sequence: space first, then time;
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 
 from mmcourse import _validate as check
 
-__all__ = ["build_timedistributed_lstm_encoder", "build_conv3d_encoder"]
+__all__ = ["build_frame_average_encoder", "build_timedistributed_lstm_encoder", "build_conv3d_encoder"]
 
 
 def _check_clip_shape(input_shape) -> tuple[int, int, int, int]:
@@ -40,15 +42,66 @@ def _check_filters(filters) -> tuple[int, ...]:
     return tuple(check.positive_int(count, "filters entry") for count in filters)
 
 
+def _check_spatial_pooling(spatial_pooling) -> str:
+    return check.one_of(spatial_pooling, "spatial_pooling", ("average", "flatten"))
+
+
+def _frame_cnn(frame_shape, filters, frame_dim, spatial_pooling="average"):
+    """``[Conv2D(3, same) → MaxPool(2)] × len(filters) → GlobalAveragePooling (or Flatten) →
+    Dense(frame_dim)``."""
+    import keras
+
+    frame_input = keras.Input(shape=frame_shape, name="frame")
+    x = frame_input
+    for index, num_filters in enumerate(filters):
+        x = keras.layers.Conv2D(num_filters, 3, padding="same", activation="relu",
+                                name=f"conv{index + 1}")(x)
+        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{index + 1}")(x)
+    if spatial_pooling == "flatten":
+        x = keras.layers.Flatten(name="flatten")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling2D(name="average_over_space")(x)
+    x = keras.layers.Dense(frame_dim, activation="relu", name="frame_features")(x)
+    return keras.Model(frame_input, x, name="frame_encoder")
+
+
+def build_frame_average_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1),
+                                filters: Sequence[int] = (8, 16), frame_dim: int = 32,
+                                name: str = "frame_average_encoder", *,
+                                spatial_pooling: str = "average"):
+    """The per-frame CNN of :func:`build_timedistributed_lstm_encoder`, frame vectors averaged.
+
+    clips float32 ``(batch, T, H, W, C)`` → ``(batch, feature_dim)``: ``TimeDistributed`` frame
+    CNN → ``(batch, T, frame_dim)`` → mean over time (``GlobalAveragePooling1D``) → Dense. The
+    mean forgets the order of the frames: reversing a clip gives the same features.
+    """
+    import keras
+
+    frames, height, width, channels = _check_clip_shape(input_shape)
+    feature_dim = _check_feature_dim(feature_dim)
+    filters = _check_filters(filters)
+    frame_dim = check.positive_int(frame_dim, "frame_dim")
+    frame_encoder = _frame_cnn((height, width, channels), filters, frame_dim,
+                               _check_spatial_pooling(spatial_pooling))
+    inputs = keras.Input(shape=(frames, height, width, channels), name="clip")
+    sequence = keras.layers.TimeDistributed(frame_encoder, name="per_frame_cnn")(inputs)
+    summary = keras.layers.GlobalAveragePooling1D(name="average_over_time")(sequence)
+    outputs = keras.layers.Dense(feature_dim, activation="relu", name="features")(summary)
+    return keras.Model(inputs, outputs, name=name)
+
+
 def build_timedistributed_lstm_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1),
                                        filters: Sequence[int] = (8, 16), frame_dim: int = 32,
                                        lstm_units: int = 32,
-                                       name: str = "timedistributed_lstm_encoder"):
+                                       name: str = "timedistributed_lstm_encoder", *,
+                                       spatial_pooling: str = "average"):
     """TimeDistributed CNN per frame + LSTM over frames.
 
     clips float32 ``(batch, T, H, W, C)`` → ``(batch, feature_dim)``. Per frame:
     ``[Conv2D(3, same) → MaxPool(2)] × len(filters) → GlobalAveragePooling → Dense(frame_dim)``,
     so any H, W ≥ 1 work; then ``LSTM(lstm_units)`` and a Dense projection.
+    ``spatial_pooling="flatten"`` keeps the layout of the last feature map (``Flatten``) instead of
+    averaging it away (fixed H, W; learns digits in far fewer epochs — lesson 12 uses it).
     """
     import keras
 
@@ -57,15 +110,8 @@ def build_timedistributed_lstm_encoder(feature_dim: int = 32, input_shape=(8, 16
     filters = _check_filters(filters)
     frame_dim = check.positive_int(frame_dim, "frame_dim")
     lstm_units = check.positive_int(lstm_units, "lstm_units")
-    frame_input = keras.Input(shape=(height, width, channels), name="frame")
-    x = frame_input
-    for index, num_filters in enumerate(filters):
-        x = keras.layers.Conv2D(num_filters, 3, padding="same", activation="relu",
-                                name=f"conv{index + 1}")(x)
-        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{index + 1}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="average_over_space")(x)
-    x = keras.layers.Dense(frame_dim, activation="relu", name="frame_features")(x)
-    frame_encoder = keras.Model(frame_input, x, name="frame_encoder")
+    frame_encoder = _frame_cnn((height, width, channels), filters, frame_dim,
+                               _check_spatial_pooling(spatial_pooling))
 
     inputs = keras.Input(shape=(frames, height, width, channels), name="clip")
     sequence = keras.layers.TimeDistributed(frame_encoder, name="per_frame_cnn")(inputs)
@@ -76,12 +122,12 @@ def build_timedistributed_lstm_encoder(feature_dim: int = 32, input_shape=(8, 16
 
 def build_conv3d_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1),
                          filters: Sequence[int] = (8, 16), kernel_size: int = 3,
-                         name: str = "conv3d_encoder"):
+                         name: str = "conv3d_encoder", *, spatial_pooling: str = "average"):
     """Conv3D clip encoder.
 
     clips float32 ``(batch, T, H, W, C)`` → ``(batch, feature_dim)``:
     ``[Conv3D(kernel_size, same) → MaxPool3D(2, same)] × len(filters) → GlobalAveragePooling3D →
-    Dense(feature_dim)``.
+    Dense(feature_dim)``; ``spatial_pooling="flatten"``: ``Flatten`` instead of the global average.
     """
     import keras
 
@@ -89,12 +135,16 @@ def build_conv3d_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1),
     feature_dim = _check_feature_dim(feature_dim)
     filters = _check_filters(filters)
     kernel_size = check.positive_int(kernel_size, "kernel_size")
+    spatial_pooling = _check_spatial_pooling(spatial_pooling)
     inputs = keras.Input(shape=clip_shape, name="clip")
     x = inputs
     for index, num_filters in enumerate(filters):
         x = keras.layers.Conv3D(num_filters, kernel_size, padding="same", activation="relu",
                                 name=f"conv{index + 1}")(x)
         x = keras.layers.MaxPooling3D(2, padding="same", name=f"pool{index + 1}")(x)
-    x = keras.layers.GlobalAveragePooling3D(name="average_over_space_time")(x)
+    if spatial_pooling == "flatten":
+        x = keras.layers.Flatten(name="flatten")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling3D(name="average_over_space_time")(x)
     outputs = keras.layers.Dense(feature_dim, activation="relu", name="features")(x)
     return keras.Model(inputs, outputs, name=name)
