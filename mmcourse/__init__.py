@@ -21,6 +21,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "alignment",
     "checks",
     "data",
     "env",
@@ -29,9 +30,13 @@ _SUBMODULES = (
     "grading",
     "interpret",
     "models",
+    "multitask",
+    "multitask_keras",
     "plotting",
+    "privacy",
     "robustness",
     "syllabus",
+    "temporal",
     "training",
 )
 

@@ -55,7 +55,9 @@ API_MODULES = (
     "mmcourse.features.audio", "mmcourse.features.video",
     "mmcourse.fusion", "mmcourse.fusion.reference", "mmcourse.fusion.layers",
     "mmcourse.fusion.late", "mmcourse.fusion.late_layer", "mmcourse.fusion.dropout",
-    "mmcourse.models", "mmcourse.training", "mmcourse.plotting", "mmcourse.checks",
+    "mmcourse.models", "mmcourse.training", "mmcourse.interpret", "mmcourse.robustness",
+    "mmcourse.multitask", "mmcourse.multitask_keras", "mmcourse.alignment", "mmcourse.temporal",
+    "mmcourse.privacy", "mmcourse.plotting", "mmcourse.checks",
     "mmcourse.grading", "mmcourse.grading.assign", "mmcourse.grading.grade",
     "mmcourse.grading.execute",
 )
