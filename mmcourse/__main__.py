@@ -3,8 +3,11 @@
 * ``assign [--check]`` — regenerate ``exercises/`` from ``solutions/`` with nbgrader; with
   ``--check`` only compare, and exit 1 naming stale, missing or extra exercise files.
 * ``grade SUBMISSIONS_DIR --assignment NN --out grades.csv [--timeout S] [--feedback-dir DIR]
-  [--unsafe] [--allow-reference] [--seed N]`` — autograde ``SUBMISSIONS_DIR/<student>/NN_topic.ipynb``,
-  one bubblewrap sandbox per submission; see docs/teaching.md (sections 5 and 7).
+  [--unsafe] [--allow-reference] [--seed N] [--settings FILE]`` — autograde
+  ``SUBMISSIONS_DIR/<student>/NN_topic.ipynb``, one bubblewrap sandbox per submission; see
+  docs/teaching.md (sections 5 and 7). Assignment 16 (the capstone) is graded from the saved
+  model on the hidden setting of ``--settings FILE`` and also writes ``leaderboard.md``/``.csv``
+  next to ``--out``.
 * ``report`` — print the environment report (versions, CPU/GPU).
 """
 
@@ -79,6 +82,7 @@ def _grade(arguments) -> int:
             unsafe=arguments.unsafe,
             allow_reference=arguments.allow_reference,
             seed=arguments.seed,
+            settings=arguments.settings,
         )
     except (ValueError, TypeError, SandboxUnavailable) as error:
         raise CommandError(str(error)) from None
@@ -87,6 +91,8 @@ def _grade(arguments) -> int:
         note = f"  ({result.reason})" if result.reason else ""
         print(f"{result.student}: {result.total:g} / {result.max_total:g}{note}")
     print(f"graded {len(results)} submissions in {elapsed:.1f} s -> {arguments.out}")
+    if arguments.settings is not None or str(arguments.assignment).lstrip("0") == "16":
+        print(f"leaderboard -> {arguments.out.parent / 'leaderboard.md'} (and .csv)")
     return 0
 
 
@@ -121,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not zero answers that use the course's own reference for the task")
     grade.add_argument("--seed", type=int, default=None,
                        help="seed of the hidden inputs (default: fresh on every run)")
+    grade.add_argument("--settings", type=Path, default=None,
+                       help="capstone (assignment 16) settings file: budget, thresholds, hidden "
+                            "setting (default: the course's shipped file)")
     grade.set_defaults(handler=_grade)
 
     report = commands.add_parser("report", help="print the environment report")

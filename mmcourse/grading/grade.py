@@ -360,6 +360,7 @@ def grade(
     unsafe: bool = False,
     allow_reference: bool = False,
     seed: int | None = None,
+    settings: Path | str | None = None,
 ) -> list[StudentResult]:
     """Autograde ``submissions_dir/<student>/NN_topic.ipynb``; write the CSV and feedback.
 
@@ -374,6 +375,8 @@ def grade(
     workers: submissions graded at once (default: the number of CPUs, at most 4).
     allow_reference: do not zero an answer that uses the course's reference for its own task.
     seed: the hidden inputs' seed (default: fresh from the OS on every run).
+    settings: the capstone's settings file (assignment 16 only; default: the shipped one), see
+    :mod:`mmcourse.grading.capstone`, which grades assignment 16 from its saved model.
     Returns one :class:`StudentResult` per student folder, sorted by student id.
     """
     from mmcourse.grading import sandbox, secure
@@ -386,6 +389,14 @@ def grade(
     source = find_source(assignment, solutions_dir)
     if out is not None:
         _check_writable(Path(out))
+    if source.stem == "16_capstone":  # graded from the saved model, on a hidden setting
+        from mmcourse.grading import capstone
+
+        return capstone.grade(submissions_dir, source, out, settings=settings,
+                              feedback_dir=feedback_dir, unsafe=unsafe, workers=workers)
+    if settings is not None:
+        raise ValueError(f"settings (--settings) is for the capstone, assignment 16, only; "
+                         f"received settings={str(settings)!r} for assignment {source.stem[:2]}")
     tasks = tasks_for(source.stem[:2])
     if tasks is None:
         if not unsafe:
