@@ -1,4 +1,5 @@
-"""Figures for the classifier lessons: training curves, confusion matrix, results bars, importance.
+"""Figures for the classifier lessons: training curves, confusion matrix, results bars, importance,
+and an offline player for animations.
 
 Every function takes ``ax=None`` (a new figure is made when omitted), returns what it drew, and
 changes no global Matplotlib state.
@@ -17,7 +18,22 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_results",
     "plot_importance",
+    "animation_html",
 ]
+
+# Matplotlib's JavaScript player draws its buttons with Font Awesome icons fetched from a CDN;
+# the course runs offline, so the buttons get plain Unicode symbols instead.
+_PLAYER_ICONS = {
+    "fa fa-play fa-flip-horizontal": "\u25c0",  # play backwards
+    "fa fa-fast-backward": "\u23ee",
+    "fa fa-step-backward": "\u23f4",
+    "fa fa-fast-forward": "\u23ed",
+    "fa fa-step-forward": "\u23f5",
+    "fa fa-pause": "\u23f8",
+    "fa fa-play": "\u25b6",
+    "fa fa-minus": "\u2212",
+    "fa fa-plus": "+",
+}
 
 
 def _new_axes(ax, ncols: int = 1, figsize=(4.5, 3.2)):
@@ -196,3 +212,25 @@ def plot_importance(importance, columns=("drop_importance", "permutation_importa
     ax.set_ylabel("accuracy lost without it")
     ax.legend(fontsize=8)
     return containers
+
+
+def animation_html(animation, default_mode: str = "loop") -> str:
+    """A Matplotlib animation as a self-contained HTML player that needs no internet.
+
+    ``animation.to_jshtml()`` embeds every frame but links Font Awesome from a CDN for its
+    buttons; here the link is removed and the icons become Unicode symbols, so the player works
+    offline and in the course website. Show it with ``IPython.display.HTML(animation_html(a))``.
+    """
+    import re
+
+    from matplotlib.animation import Animation
+
+    if not isinstance(animation, Animation):
+        raise check.type_error("animation", "a matplotlib.animation.Animation (e.g. FuncAnimation)",
+                               animation)
+    default_mode = check.one_of(default_mode, "default_mode", ("loop", "once", "reflect"))
+    html = animation.to_jshtml(default_mode=default_mode)
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", html)
+    for icon, symbol in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="{icon}"></i>', symbol)
+    return html

@@ -67,3 +67,23 @@ def test_importance_bars_one_container_per_column():
     containers = plotting.plot_importance(importance)
     assert len(containers) == 2
     assert [patch.get_height() for patch in containers[0].patches] == pytest.approx([0.3, 0.01])
+
+
+def test_animation_player_needs_no_internet():
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+
+    figure, ax = plt.subplots(figsize=(1, 1))
+    image = ax.imshow(np.zeros((4, 4)))
+    frames = [np.full((4, 4), value) for value in range(3)]
+    animation = FuncAnimation(figure, lambda i: image.set_data(frames[i]) or [image], frames=3)
+    html = plotting.animation_html(animation)
+    plt.close(figure)
+    assert "https://" not in html and "http://" not in html  # no CDN, no remote font
+    assert 'class="fa' not in html  # every icon became a symbol
+    assert html.count("data:image/png;base64") == 3  # the frames are embedded
+    assert "anim-controls" in html and "\u25b6" in html  # the buttons are there, with a play symbol
+    with pytest.raises(TypeError, match="animation"):
+        plotting.animation_html(figure)
+    with pytest.raises(ValueError, match="default_mode"):
+        plotting.animation_html(animation, default_mode="bounce")
