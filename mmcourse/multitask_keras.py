@@ -168,6 +168,9 @@ class _Trainer(keras.Model):
         self.network = network
         self.task_names = tuple(weights)
         self.fixed_weights = np.asarray([weights[t] for t in self.task_names], "float32")
+        # a variable, not a constant of the traced step: a cached trainer serves every weighting
+        self.weight_vector = keras.Variable(self.fixed_weights, trainable=False,
+                                            name="loss_weights")
         self.task_loss = MaskedSparseCrossentropy()
         self.weighting = UncertaintyWeighting(len(self.task_names), name="uncertainty") \
             if uncertainty else None
@@ -186,7 +189,7 @@ class _Trainer(keras.Model):
         stacked = ops.stack(losses)
         if self.weighting is not None:
             return self.weighting(stacked)
-        return ops.sum(stacked * ops.convert_to_tensor(self.fixed_weights))
+        return ops.sum(stacked * self.weight_vector)
 
     @property
     def metrics(self):
@@ -195,8 +198,8 @@ class _Trainer(keras.Model):
 
 # Compiled trainers, reused across calls: tracing Keras's train and test steps costs about a
 # second per fit, more than training these small heads. A trainer serves every model with the
-# same architecture (config), loss weights and learning rate; each fit starts it from the
-# caller's model weights and a fresh optimizer, so a reused trainer trains exactly like a new one.
+# same architecture (config), tasks and learning rate; each fit sets its loss weights and starts it
+# from the caller's model weights and a fresh optimizer, so it trains exactly like a new one.
 _TRAINERS: dict = {}
 _MAX_TRAINERS = 16
 
@@ -204,17 +207,19 @@ _MAX_TRAINERS = 16
 def _reusable_trainer(model, weights: dict, uncertainty: bool, learning_rate: float,
                       steps: int):
     key = (json.dumps(model.get_config(), sort_keys=True, default=repr),
-           tuple(weights.items()), uncertainty, float(learning_rate), steps)
+           tuple(weights), uncertainty, float(learning_rate), steps)
     trainer = _TRAINERS.get(key)
     if trainer is None:
         if len(_TRAINERS) >= _MAX_TRAINERS:
             _TRAINERS.pop(next(iter(_TRAINERS)))
         trainer = _Trainer(keras.models.clone_model(model), weights, uncertainty)
-        # one call of the compiled step runs a whole epoch's batches (the same batches, in the
+        # one call of the compiled step runs a whole Keras epoch's batches (the same batches, in the
         # same order, as one call per batch; less Python between them)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps)
         _TRAINERS[key] = trainer
     trainer.network.set_weights(model.get_weights())
+    trainer.fixed_weights = np.asarray([weights[t] for t in trainer.task_names], "float32")
+    trainer.weight_vector.assign(trainer.fixed_weights)
     if trainer.weighting is not None:  # the learned log-variances restart at their initial value
         trainer.weighting.log_variances.assign(np.full(
             len(trainer.task_names), trainer.weighting.initial_log_variance, "float32"))
