@@ -15,6 +15,7 @@ NumPy references of both losses: :func:`mmcourse.multitask.masked_crossentropy`,
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 
@@ -167,6 +168,9 @@ class _Trainer(keras.Model):
         self.network = network
         self.task_names = tuple(weights)
         self.fixed_weights = np.asarray([weights[t] for t in self.task_names], "float32")
+        # a variable, not a constant of the traced step: a cached trainer serves every weighting
+        self.weight_vector = keras.Variable(self.fixed_weights, trainable=False,
+                                            name="loss_weights")
         self.task_loss = MaskedSparseCrossentropy()
         self.weighting = UncertaintyWeighting(len(self.task_names), name="uncertainty") \
             if uncertainty else None
@@ -185,11 +189,45 @@ class _Trainer(keras.Model):
         stacked = ops.stack(losses)
         if self.weighting is not None:
             return self.weighting(stacked)
-        return ops.sum(stacked * ops.convert_to_tensor(self.fixed_weights))
+        return ops.sum(stacked * self.weight_vector)
 
     @property
     def metrics(self):
         return [*super().metrics, *self.trackers]
+
+
+# Compiled trainers, reused across calls: tracing Keras's train and test steps costs about a
+# second per fit, more than training these small heads. A trainer serves every model with the
+# same architecture (config), tasks and learning rate; each fit sets its loss weights and starts it
+# from the caller's model weights and a fresh optimizer, so it trains exactly like a new one.
+_TRAINERS: dict = {}
+_MAX_TRAINERS = 16
+
+
+def _reusable_trainer(model, weights: dict, uncertainty: bool, learning_rate: float,
+                      steps: int):
+    key = (json.dumps(model.get_config(), sort_keys=True, default=repr),
+           tuple(weights), uncertainty, float(learning_rate), steps)
+    trainer = _TRAINERS.get(key)
+    if trainer is None:
+        if len(_TRAINERS) >= _MAX_TRAINERS:
+            _TRAINERS.pop(next(iter(_TRAINERS)))
+        trainer = _Trainer(keras.models.clone_model(model), weights, uncertainty)
+        # one call of the compiled step runs a whole Keras epoch's batches (the same batches, in the
+        # same order, as one call per batch; less Python between them)
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps)
+        _TRAINERS[key] = trainer
+    trainer.network.set_weights(model.get_weights())
+    trainer.fixed_weights = np.asarray([weights[t] for t in trainer.task_names], "float32")
+    trainer.weight_vector.assign(trainer.fixed_weights)
+    if trainer.weighting is not None:  # the learned log-variances restart at their initial value
+        trainer.weighting.log_variances.assign(np.full(
+            len(trainer.task_names), trainer.weighting.initial_log_variance, "float32"))
+    for variable in trainer.optimizer.variables:  # Adam's step count and moments restart
+        if not variable.name.endswith("learning_rate"):
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+    trainer.optimizer.learning_rate = float(learning_rate)
+    return trainer
 
 
 def _as_arrays(inputs, name: str) -> dict:
@@ -201,7 +239,8 @@ def _as_arrays(inputs, name: str) -> dict:
 def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_inputs: Mapping,
                   val_labels: Mapping, *, loss_weights: Mapping | str | None = None,
                   epochs: int = 60, batch_size: int = 128, learning_rate: float = 3e-3,
-                  patience: int = 8, monitor: str = "digit", seed: int = 0):
+                  patience: int = 8, monitor: str = "digit", seed: int = 0,
+                  check_every: int = 1):
     """Train ``model`` (from :func:`build_multitask_model`) on the sum of its task losses.
 
     inputs: ``{modality: float32 (N, d)}``; labels: ``{task: int (N,)}`` for every head of the
@@ -210,6 +249,9 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
     ``"uncertainty"`` for learned :class:`UncertaintyWeighting`. Adam(``learning_rate``);
     early stopping on the validation loss of task ``monitor`` (``patience`` epochs), keeping
     the best weights. Seeded: ``set_seed(seed)`` and the batches are shuffled with ``seed``.
+    ``check_every``: passes over the training data between two validation checks (``epochs``
+    and ``patience`` count passes and are rounded up to multiples of it); checking less often
+    saves Keras's per-epoch overhead, which dominates the run time of these small heads.
 
     Returns the Keras ``History`` with ``best_epoch`` (1-based), ``train_seconds`` and
     ``task_weights`` (the final weights per task; learned ones for ``"uncertainty"``).
@@ -253,6 +295,7 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
                                  exclusive_minimum=True)
     patience = check.integer(patience, "patience", minimum=0)
     seed = check.seed(seed)
+    check_every = check.positive_int(check_every, "check_every")
     check.same_length({**{f"train_inputs[{k!r}]": v for k, v in train_inputs.items()},
                        **{f"train_labels[{k!r}]": v for k, v in train_labels.items()}})
     tf = quiet_tensorflow()
@@ -260,19 +303,22 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
     size = len(next(iter(train_labels.values())))
     labels = {task: train_labels[task].astype(np.int32) for task in output_names}
     train_dataset = tf.data.Dataset.from_tensor_slices((train_inputs, labels)).cache().shuffle(
-        size, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+        size, seed=seed, reshuffle_each_iteration=True).batch(batch_size).repeat(check_every)  # one Keras epoch = check_every passes
     val_dataset = tf.data.Dataset.from_tensor_slices(
         (val_inputs, {task: val_labels[task].astype(np.int32) for task in output_names})
     ).batch(1024)
-    trainer = _Trainer(model, weights, uncertainty)
-    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    stopper = keras.callbacks.EarlyStopping(monitor=f"val_{monitor}_loss", patience=patience,
-                                            mode="min", restore_best_weights=True)
+    trainer = _reusable_trainer(model, weights, uncertainty, learning_rate,
+                                steps=-(-size // batch_size) * check_every)
+    stopper = keras.callbacks.EarlyStopping(monitor=f"val_{monitor}_loss",
+                                            patience=-(-patience // check_every), mode="min",
+                                            restore_best_weights=True)
     started = time.perf_counter()
-    history = trainer.fit(train_dataset, validation_data=val_dataset, epochs=epochs,
+    history = trainer.fit(train_dataset, validation_data=val_dataset,
+                          epochs=-(-epochs // check_every),
                           callbacks=[stopper], verbose=0, shuffle=False)
+    model.set_weights(trainer.network.get_weights())  # the trained weights go to ``model``
     history.train_seconds = time.perf_counter() - started
-    history.best_epoch = int(np.argmin(history.history[f"val_{monitor}_loss"])) + 1
+    history.best_epoch = (int(np.argmin(history.history[f"val_{monitor}_loss"])) + 1) * check_every
     history.task_weights = dict(zip(trainer.task_names, (
         trainer.weighting.task_weights() if uncertainty else trainer.fixed_weights.astype(float)
     ), strict=True))
@@ -283,8 +329,13 @@ def predict_tasks(model, inputs: Mapping) -> dict:
     """``{task: float64 probabilities (N, classes)}`` of a model from :func:`build_multitask_model`."""
     if not isinstance(model, keras.Model):
         raise check.type_error("model", "a Keras model from build_multitask_model", model)
-    outputs = model.predict(_as_arrays(inputs, "inputs"), batch_size=1024, verbose=0)
-    return {task: np.asarray(value, dtype=np.float64) for task, value in outputs.items()}
+    arrays = _as_arrays(inputs, "inputs")
+    size = len(next(iter(arrays.values())))
+    # a direct call per chunk of 1024: model.predict would trace a new function for every model
+    chunks = [model({m: v[start:start + 1024] for m, v in arrays.items()}, training=False)
+              for start in range(0, max(size, 1), 1024)]
+    return {task: np.concatenate([np.asarray(ops.convert_to_numpy(chunk[task]), np.float64)
+                                  for chunk in chunks]) for task in chunks[0]}
 
 
 _ = UNKNOWN  # the label value MaskedSparseCrossentropy skips (any negative label)

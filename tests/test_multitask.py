@@ -197,3 +197,37 @@ def test_fit_trains_with_fixed_and_learned_weights():
         mt.fit_multitask(model, inputs, labels, inputs, labels, loss_weights="equal")
     with pytest.raises(ValueError, match="unknown"):
         mt.fit_multitask(model, inputs, labels, inputs, labels, loss_weights={"speaker": 1.0})
+
+
+def test_a_reused_trainer_trains_like_a_new_one_and_check_every_counts_passes():
+    pytest.importorskip("keras")
+    from mmcourse import multitask_keras
+    from mmcourse.env import set_seed
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 5)).astype("float32")
+    digit = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] > 0)
+    inputs, labels = {"image": x}, {"digit": digit, "parity": (x[:, 0] > 0).astype(int)}
+
+    def trained(**options):
+        set_seed(1)
+        model = mt.build_multitask_model({"image": 5}, {"digit": 4, "parity": 2},
+                                         trunk_units=(8,))
+        history = mt.fit_multitask(model, inputs, labels, inputs, labels, epochs=6, seed=1,
+                                   loss_weights="uncertainty", **options)
+        return mt.predict_tasks(model, inputs)["digit"], history
+
+    multitask_keras._TRAINERS.clear()
+    fresh, first = trained()
+    assert len(multitask_keras._TRAINERS) == 1
+    reused, second = trained()  # the cached trainer: weights, Adam and log-variances restart
+    assert len(multitask_keras._TRAINERS) == 1
+    np.testing.assert_allclose(reused, fresh, rtol=1e-5, atol=1e-6)
+    assert second.task_weights == pytest.approx(first.task_weights, rel=1e-5)
+    assert second.history["val_digit_loss"] == pytest.approx(first.history["val_digit_loss"])
+    # check_every=3: 6 passes are 2 validation checks; best_epoch counts passes
+    _, every_third = trained(check_every=3)
+    assert len(every_third.history["val_digit_loss"]) == 2
+    assert every_third.best_epoch in (3, 6)
+    with pytest.raises(ValueError, match="check_every"):
+        trained(check_every=0)
