@@ -33,6 +33,7 @@ def compare_model(received, expected) -> str | None:
 
     from mmcourse import training
     from mmcourse.data import load_mmdigits
+    from mmcourse.training.fitting import _predict_inputs
 
     if not isinstance(received, keras.Model):
         return f"expected a keras.Model loaded from {MODEL_FILE}, received {type(received).__name__}"
@@ -53,7 +54,7 @@ def compare_model(received, expected) -> str | None:
     inputs = training.model_inputs(val, tuple(modalities))
     if "present" not in names:
         inputs.pop("present")
-    probabilities = np.asarray(training._predict_inputs(received, inputs))
+    probabilities = np.asarray(_predict_inputs(received, inputs))
     accuracy = float(np.mean(probabilities.argmax(axis=1) == val.label))
     print(f"  your model: {params:,} parameters, validation accuracy {accuracy:.3f} "
           "(development setting; the grade comes from the hidden one)")
