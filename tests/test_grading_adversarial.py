@@ -685,9 +685,18 @@ def test_refuses_without_sandbox(tmp_path, monkeypatch):
 
 
 def test_refuses_legacy_grading_without_unsafe(tmp_path):
+    """Every course exercise has grader checks; a new one being authored (here a copy of 05 as
+    exercise 21) has none, and is graded only in-kernel, only with unsafe=True."""
+    import shutil
+
+    from mmcourse.grading.tasks import tasks_for
+
+    assert tasks_for("21") is None
+    (tmp_path / "solutions").mkdir()
+    shutil.copy(find_source("05"), tmp_path / "solutions" / "21_draft.ipynb")
     (tmp_path / "subs" / "alice").mkdir(parents=True)
     with pytest.raises(ValueError, match="no grader checks"):
-        grade(tmp_path / "subs", "02", tmp_path / "grades.csv")
+        grade(tmp_path / "subs", "21", tmp_path / "grades.csv", solutions_dir=tmp_path / "solutions")
 
 
 def test_feedback_json_has_checked_sentence(run05):
