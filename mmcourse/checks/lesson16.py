@@ -33,7 +33,7 @@ def compare_model(received, expected) -> str | None:
 
     from mmcourse import training
     from mmcourse.data import load_mmdigits
-    from mmcourse.training.fitting import _predict_inputs
+    from mmcourse.env import quiet_tensorflow
 
     if not isinstance(received, keras.Model):
         return f"expected a keras.Model loaded from {MODEL_FILE}, received {type(received).__name__}"
@@ -54,7 +54,12 @@ def compare_model(received, expected) -> str | None:
     inputs = training.model_inputs(val, tuple(modalities))
     if "present" not in names:
         inputs.pop("present")
-    probabilities = np.asarray(_predict_inputs(received, inputs))
+    tf = quiet_tensorflow()
+    # one eager call (359 rows): no prediction function traced for a single use
+    outputs = received({name: tf.constant(value) for name, value in inputs.items()}, training=False)
+    if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
+        outputs = outputs[0]
+    probabilities = np.asarray(outputs)
     accuracy = float(np.mean(probabilities.argmax(axis=1) == val.label))
     print(f"  your model: {params:,} parameters, validation accuracy {accuracy:.3f} "
           "(development setting; the grade comes from the hidden one)")
