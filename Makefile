@@ -1,12 +1,15 @@
 # mmcourse — every set-up step a learner, instructor or CI needs.
 #   make lab      first run: create .venv and install the course; then open JupyterLab
 #   make test     the same bootstrap, then lint, exercise drift check, unit tests, every notebook
+#                 (on PYTEST_WORKERS=2 parallel workers; make test PYTEST_WORKERS=0 runs serially)
 #   make execute  re-execute the lesson notebooks in place (committed outputs stay fresh)
 #   make assign   regenerate exercises/ from solutions/
 #   make bench    run the benchmarks, results into benchmarks/results/
 #   make book     build the course website into _build/html (notebooks shown as committed)
 #   make clean    remove caches and build artefacts (make distclean also removes .venv)
 # Nothing is registered globally: the kernel, jupyter and pytest all come from .venv.
+# An existing environment without the install step: make -o STAMPFILE test STAMP=STAMPFILE BIN=...
+# (-o marks the stamp as up to date; STAMP alone would re-run the install into that BIN).
 
 comma  := ,
 PYTHON ?= python3
@@ -17,6 +20,11 @@ EXTRAS ?= dev
 STAMP  := $(VENV)/.mmcourse-installed-$(subst $(comma),-,$(EXTRAS))
 # Seconds one notebook cell may run under nbval / nbconvert before it is failed.
 CELL_TIMEOUT ?= 600
+# pytest-xdist workers for make unit / make notebooks (0: serial, in one process). Scheduling is
+# --dist loadscope: each test module (and each notebook: nbval runs all its cells in order on one
+# kernel) stays on one worker, so module-scoped fixtures are made once.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) $(if $(filter 0,$(PYTEST_WORKERS)),,--dist loadscope)
 LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -51,11 +59,13 @@ lint: $(STAMP)
 check-exercises: $(STAMP)
 	$(BIN)/python -m mmcourse assign --check
 
+# --durations=30: CI's log names the slowest tests (and fixtures), so the next speed-up is in sight.
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=30 tests
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider notebooks solutions
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT) \
+		-p no:cacheprovider notebooks solutions
 
 test: lint check-exercises unit notebooks
 

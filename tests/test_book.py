@@ -1,7 +1,8 @@
 """The course website (`make book` = scripts/build_book.py) and the lessons' Colab install cell.
 
-The site is built once here, for real (Sphinx + MyST-NB, ~20 s), into _build/html, then read as
-files and in a real headless browser (chromium driven by Playwright; skipped with the reason where
+The site is built once here, for real (Sphinx + MyST-NB, ~20 s), by the same script as `make book`
+but into pytest's temporary folder (not _build/html: parallel test workers, or a `make book` run
+at the same time, never share a build folder), then read as files and in a real headless browser (chromium driven by Playwright; skipped with the reason where
 either is missing). Only loopback traffic: the site is served from 127.0.0.1 and every request to
 another host is refused and reported. Screenshots go to _build/screenshots/.
 """
@@ -62,9 +63,9 @@ def _build(out: Path, *extra: str) -> tuple[subprocess.CompletedProcess, float]:
 
 
 @pytest.fixture(scope="module")
-def site() -> Path:
-    """The whole site, built by the same script as `make book`, into _build/html."""
-    out = REPO_ROOT / "_build" / "html"
+def site(tmp_path_factory) -> Path:
+    """The whole site, built by the same script as `make book`, into a folder of this run's own."""
+    out = tmp_path_factory.mktemp("book") / "html"
     result, seconds = _build(out)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     print(f"\nbuild_book: {result.stdout.strip()} (test measured {seconds:.0f} s)")
@@ -143,14 +144,11 @@ def test_every_lesson_has_colab_binder_and_download_buttons(site):
 
 
 @pytest.mark.slow
-def test_site_works_offline_formulas_included():
+def test_site_works_offline_formulas_included(site):
     """No page asks a CDN for anything: MathJax is copied in (when the OS package is there)."""
-    site = REPO_ROOT / "_build" / "html"
     if not (build_book.MATHJAX_DIR / "MathJax.js").is_file():
         pytest.skip(f"no MathJax at {build_book.MATHJAX_DIR} (apt-get install libjs-mathjax, as "
                     "scripts/install_os_packages.sh does): the site loads it from a CDN")
-    if not (site / "index.html").exists():
-        pytest.skip("run with the other tests of this file: the site is built by their fixture")
     assert (site / "_static" / "mathjax" / "MathJax.js").is_file()
     for page in site.rglob("*.html"):
         if page.relative_to(site).parts[0] == "_static":

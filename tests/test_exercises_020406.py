@@ -15,40 +15,20 @@ reason.
 
 from __future__ import annotations
 
-import re
-
-import nbformat
 import pytest
+from conftest import (
+    answer_cells,
+    needs_sandbox,
+    register_submissions,
+    with_answers,
+    write_submissions,
+)
 
-from mmcourse.grading import sandbox
-from mmcourse.grading.assign import REPO_ROOT
-from mmcourse.grading.grade import find_source, grade
-
-_NO_SANDBOX = sandbox.available()
-needs_sandbox = pytest.mark.skipif(_NO_SANDBOX is not None, reason=f"no sandbox: {_NO_SANDBOX}")
-
-
-def _answer_cells(path) -> dict[str, str]:
-    notebook = nbformat.read(str(path), as_version=4)
-    return {cell.metadata["nbgrader"]["grade_id"]: re.sub(r"\s*### (BEGIN|END) SOLUTION", "", cell.source)
-            for cell in notebook.cells
-            if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code"}
-
-
-def _with(assignment: str, changes: dict[str, str], *, correct: bool = True):
-    """The generated exercise with the solution's answers (or none) and ``changes`` put in."""
-    notebook = nbformat.read(str(REPO_ROOT / "exercises" / find_source(assignment).name), as_version=4)
-    answers = _answer_cells(find_source(assignment)) if correct else {}
-    answers.update(changes)
-    for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id].strip()
-    return notebook
+from mmcourse.grading.grade import find_source
 
 
 def _layer_without_softmax() -> str:
-    solution = _answer_cells(find_source("06"))["layer_answer"]
+    solution = answer_cells(find_source("06"))["layer_answer"]
     assert "return keras.ops.softmax(self.logits)" in solution
     return solution.replace("return keras.ops.softmax(self.logits)", "return self.logits")
 
@@ -179,33 +159,39 @@ REFERENCE_IN = {"02": 2, "04": 1, "06": 1}  # the wrong submission whose other c
 POINTS = {"02": 8, "04": 7, "06": 10}
 
 
-@needs_sandbox
+def _submissions(assignment):
+    """The solution's answers, and the wrong groups (one of them also calling the reference)."""
+    def build(folder):
+        submissions = {"solution_answers": (with_answers(assignment, {}), set())}
+        for number, group in enumerate(WRONG[assignment], start=1):
+            changes = {cell: source for cell, (source, _) in group.items()}
+            zero = {task for _, task in group.values()}
+            if number == REFERENCE_IN[assignment]:  # also calls the course's reference in another task's cell
+                answer_id, source, task = CALLS_REFERENCE[assignment]
+                changes, zero = {**changes, answer_id: source}, zero | {task}
+            submissions[f"wrong_{number}"] = (with_answers(assignment, changes), zero)
+        return write_submissions(folder, assignment, submissions)
+    return build
+
+
+for _assignment in WRONG:
+    register_submissions(_assignment, _submissions(_assignment))
+
+
+@needs_sandbox()
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ["02", "04", "06"])
-def test_grader_scores_solution_untouched_and_each_wrong_answer(assignment, tmp_path):
+def test_grader_scores_solution_untouched_and_each_wrong_answer(assignment, graded_assignment):
+    run = graded_assignment(assignment)
+    results = run["results"]
     all_tasks = {task for group in WRONG[assignment] for _, task in group.values()}
-    submissions = {"solution": (_with(assignment, {}), set()),
-                   "untouched": (_with(assignment, {}, correct=False), None)}
-    for number, group in enumerate(WRONG[assignment], start=1):
-        submissions[f"wrong_{number}"] = (_with(assignment, {cell: source for cell, (source, _) in group.items()}),
-                                          {task for _, task in group.values()})
-    # one of the wrong submissions also calls the course's reference in another task's answer cell
-    answer_id, source, task = CALLS_REFERENCE[assignment]
-    with_reference = f"wrong_{REFERENCE_IN[assignment]}"
-    notebook, zero = submissions[with_reference]
-    changes = {cell: wrong for cell, (wrong, _) in WRONG[assignment][REFERENCE_IN[assignment] - 1].items()}
-    submissions[with_reference] = (_with(assignment, {**changes, answer_id: source}), zero | {task})
-    folder = tmp_path / f"submissions_{assignment}"
-    for student, (notebook, _) in submissions.items():
-        (folder / student).mkdir(parents=True)
-        nbformat.write(notebook, str(folder / student / find_source(assignment).name))
-    results = {r.student: r for r in grade(folder, assignment, tmp_path / "grades.csv", timeout=60, workers=2)}
-    assert set(results) == set(submissions)
+    _, _, task = CALLS_REFERENCE[assignment]
+    assert set(results) == run["students"]
     assert results["solution"].max_total == POINTS[assignment]
     assert set(results["solution"].max_scores) == all_tasks
-    for student, (_, zero) in submissions.items():
+    zero_of = {"solution": set(), "untouched": all_tasks, **run["expected"]}
+    for student, zero in zero_of.items():
         result = results[student]
-        zero = all_tasks if zero is None else zero
         for test_id, points in result.max_scores.items():
             assert result.scores[test_id] == (0.0 if test_id in zero else points), (student, result.scores,
                                                                                     result.reason)
@@ -216,6 +202,7 @@ def test_grader_scores_solution_untouched_and_each_wrong_answer(assignment, tmp_
                 print(student, test_id, "->", result.failures[test_id].splitlines()[-1])
                 assert not any(word in result.failures[test_id] for word in ("NameError", "Traceback"))
     assert results["solution"].reason == "", results["solution"].reason
+    assert results["solution_answers"].reason == "", results["solution_answers"].reason
     assert results["untouched"].total == 0
     reference_result = results[f"wrong_{REFERENCE_IN[assignment]}"]
     assert "course's own reference" in reference_result.failures[task], reference_result.failures

@@ -11,20 +11,17 @@ the same wrong answers. Without a working bubblewrap the grading tests are skipp
 
 from __future__ import annotations
 
-import math
-import re
-
-import nbformat
-import numpy as np
 import pytest
+from conftest import (
+    assert_check_accepts_solution_rejects_stub_and_wrong,
+    assert_graded_as_expected,
+    needs_sandbox,
+    register_submissions,
+    standard_submissions,
+    write_submissions,
+)
 
-from mmcourse.checks import check, registered_checks
-from mmcourse.grading import sandbox
-from mmcourse.grading.assign import REPO_ROOT
-from mmcourse.grading.grade import find_source, grade
-
-_NO_SANDBOX = sandbox.available()
-needs_sandbox = pytest.mark.skipif(_NO_SANDBOX is not None, reason=f"no sandbox: {_NO_SANDBOX}")
+from mmcourse.checks import registered_checks
 
 # --- plausible wrong answers, one per task -----------------------------------------------------
 WRONG = {
@@ -121,34 +118,6 @@ FUNCTION_OF = {"shapley_answer": ("08.shapley", "shapley_from_table"),
                "late_answer": ("09.late_fusion_missing", "late_fusion_missing")}
 
 
-def _answer_cells(path) -> dict[str, str]:
-    notebook = nbformat.read(str(path), as_version=4)
-    return {cell.metadata["nbgrader"]["grade_id"]: re.sub(r"\s*### (BEGIN|END) SOLUTION", "", cell.source)
-            for cell in notebook.cells
-            if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code"}
-
-
-def _exercise_path(assignment: str):
-    return REPO_ROOT / "exercises" / find_source(assignment).name
-
-
-def _with(assignment: str, changes: dict[str, str], *, correct: bool = True):
-    notebook = nbformat.read(str(_exercise_path(assignment)), as_version=4)
-    answers = _answer_cells(find_source(assignment)) if correct else {}
-    answers.update(changes)
-    for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id].strip()
-    return notebook
-
-
-def _function(source: str, name: str):
-    namespace = {"np": np, "math": math}
-    exec(source, namespace)  # noqa: S102 - the course's own solution / test answers
-    return namespace[name]
-
-
 # --- check() ------------------------------------------------------------------------------------
 def test_lessons_08_and_09_register_their_checks():
     assert registered_checks("08") == ["08.entropy_bits", "08.permutation_importance", "08.shapley"]
@@ -160,46 +129,26 @@ def test_lessons_08_and_09_register_their_checks():
 def test_check_accepts_the_solution_and_rejects_stub_and_wrong_answer(answer_id):
     check_id, name = FUNCTION_OF[answer_id]
     assignment = check_id[:2]
-    solution = _answer_cells(find_source(assignment))[answer_id]
-    exercise = nbformat.read(str(_exercise_path(assignment)), as_version=4)
-    stub = next(c.source for c in exercise.cells if c.metadata.get("nbgrader", {}).get("grade_id") == answer_id)
-    for _ in range(3):  # fresh random inputs on every call
-        assert check(check_id, _function(solution, name)) is True
-    assert check(check_id, _function(stub, name)) is False
-    assert check(check_id, _function(WRONG[assignment][answer_id], name)) is False
+    assert_check_accepts_solution_rejects_stub_and_wrong(assignment, answer_id, check_id, name,
+                                                         WRONG[assignment][answer_id])
 
 
 # --- the real grader ----------------------------------------------------------------------------
-@needs_sandbox
+def _submissions(assignment):
+    def build(folder):
+        return write_submissions(folder, assignment, standard_submissions(
+            assignment, WRONG[assignment], TEST_OF, CALLS_REFERENCE[assignment]))
+    return build
+
+
+for _assignment in WRONG:
+    register_submissions(_assignment, _submissions(_assignment))
+
+
+@needs_sandbox()
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ["08", "09"])
-def test_grader_scores_solution_untouched_and_each_wrong_answer(assignment, tmp_path):
-    folder = tmp_path / f"submissions_{assignment}"
-    submissions = {"solution": (_with(assignment, {}), set()),
-                   "untouched": (_with(assignment, {}, correct=False), set(TEST_OF[a] for a in WRONG[assignment]))}
-    for answer_id, source in WRONG[assignment].items():
-        submissions[f"wrong_{answer_id[:-7]}"] = (_with(assignment, {answer_id: source}), {TEST_OF[answer_id]})
-    submissions["solution_as_is"] = (nbformat.read(str(find_source(assignment)), as_version=4), set())
-    answer_id, source = CALLS_REFERENCE[assignment]
-    submissions["calls_reference"] = (_with(assignment, {answer_id: source}), {TEST_OF[answer_id]})
-    for student, (notebook, _) in submissions.items():
-        (folder / student).mkdir(parents=True)
-        nbformat.write(notebook, str(folder / student / find_source(assignment).name))
-    results = {r.student: r for r in grade(folder, assignment, tmp_path / "grades.csv", timeout=20, workers=2)}
-    assert set(results) == set(submissions)
-    full = results["solution"].max_total
-    assert full == 8
-    for student, (_, zero) in submissions.items():
-        result = results[student]
-        for task, points in result.max_scores.items():
-            assert result.scores[task] == (0.0 if task in zero else points), (student, result.scores, result.reason)
-        if zero:
-            assert result.reason or all(result.failures.get(task) for task in zero), student
-        if student.startswith("wrong_"):  # the wrong answer ran and was judged, not a crash
-            (task,) = zero
-            print(student, "->", result.failures.get(task))
-            assert result.failures.get(task), (student, result.failures)
-            assert not any(word in result.failures[task] for word in ("NameError", "Traceback")), result.failures
-    assert results["untouched"].total == 0
-    assert results["solution"].reason == "" and results["solution_as_is"].reason == ""
-    assert "reference" in results["calls_reference"].reason
+def test_grader_scores_solution_untouched_and_each_wrong_answer(assignment, graded_assignment):
+    run = graded_assignment(assignment)
+    zero_of = {"solution": set(), "untouched": {TEST_OF[a] for a in WRONG[assignment]}, **run["expected"]}
+    assert_graded_as_expected(run, zero_of, full_marks=8)

@@ -1,4 +1,5 @@
-"""End-to-end autograding with real nbgrader: one batched grade run per assignment.
+"""End-to-end autograding with real nbgrader: one batched grade run per assignment (shared with
+the exercise tests, see tests/conftest.py).
 
 Fixture submissions are built here from the generated exercise: a correct answer written
 differently from the reference, a plausible wrong answer, an answer hard-coded to the visible
@@ -9,17 +10,15 @@ untouched exercise zero on every autograded task.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+from conftest import register_submissions
 
 from mmcourse.grading.assign import REPO_ROOT, find_solutions
-from mmcourse.grading.grade import grade
-from mmcourse.grading.tasks import TASKS
 
 pytestmark = pytest.mark.slow
 
@@ -137,45 +136,19 @@ def product_fusion(f1, f2):
     return expected
 
 
-def _reference_submissions(folder: Path, solution: Path) -> None:
-    (folder / "solution").mkdir(parents=True)
-    (folder / "solution" / solution.name).write_bytes(solution.read_bytes())
-    exercise = REPO_ROOT / "exercises" / solution.name
-    (folder / "untouched").mkdir(parents=True)
-    (folder / "untouched" / solution.name).write_bytes(exercise.read_bytes())
-
-
 # The capstone (16) is graded from the model file a submission saves, on a hidden setting, not
 # from the notebook alone: tests/test_capstone.py grades it.
 ASSIGNMENTS = [path.name[:2] for path in find_solutions(REPO_ROOT / "solutions") if path.name[:2] != "16"]
 
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One grade run per assignment; for 05 all fixture submissions join the same run."""
-    runs = {}
-    for assignment in ASSIGNMENTS:
-        folder = tmp_path_factory.mktemp(f"submissions{assignment}")
-        solution = next(p for p in find_solutions(REPO_ROOT / "solutions") if p.name[:2] == assignment)
-        _reference_submissions(folder, solution)
-        expected = _submissions_05(folder) if assignment == "05" else {}
-        out = folder.parent / f"grades{assignment}.csv"
-        feedback = folder.parent / f"feedback{assignment}"
-        timeout = FAST_TIMEOUT if assignment == "05" else 300
-        # Every exercise has grader checks now (02, 04, 06 in tasks_020406.py); one without them
-        # would be graded by nbgrader's in-kernel grader, which needs unsafe=True.
-        results = grade(folder, assignment, out, timeout=timeout, feedback_dir=feedback,
-                        unsafe=assignment not in TASKS)
-        rows = {row["student"]: row for row in csv.DictReader(out.open(encoding="utf-8"))}
-        print(f"\n--- grades for {assignment} ---\n{out.read_text()}")
-        runs[assignment] = {"results": {r.student: r for r in results}, "rows": rows,
-                            "expected": expected, "feedback": feedback}
-    return runs
+# One grade run per assignment (tests/conftest.py: graded_assignment), shared with the exercise
+# tests that register submissions of their own: "solution" (the solution notebook as committed)
+# and "untouched" (the exercise as released) are in every run; for 05 the fixture submissions join.
+register_submissions("05", _submissions_05, timeout=FAST_TIMEOUT)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_scores_full_marks_and_untouched_exercise_zero(graded, assignment):
-    run = graded[assignment]
+def test_solution_scores_full_marks_and_untouched_exercise_zero(graded_assignment, assignment):
+    run = graded_assignment(assignment)
     solution, untouched = run["results"]["solution"], run["results"]["untouched"]
     assert solution.max_total > 0
     assert solution.total == solution.max_total, solution.reason
@@ -186,8 +159,8 @@ def test_solution_scores_full_marks_and_untouched_exercise_zero(graded, assignme
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_csv_has_one_column_per_task_and_totals(graded, assignment):
-    run = graded[assignment]
+def test_csv_has_one_column_per_task_and_totals(graded_assignment, assignment):
+    run = graded_assignment(assignment)
     rows = run["rows"]
     solution = run["results"]["solution"]
     header = list(next(iter(rows.values())))
@@ -207,8 +180,8 @@ def test_csv_has_one_column_per_task_and_totals(graded, assignment):
     ["correct_differently", "wrong_axis", "hard_coded", "infinite_loop", "syntax_error",
      "kernel_crash", "edited_test", "deleted_test", "not_json"],
 )
-def test_fixture_submission_gets_what_it_earned(graded, student):
-    run = graded["05"]
+def test_fixture_submission_gets_what_it_earned(graded_assignment, student):
+    run = graded_assignment("05")
     result, expected = run["results"][student], run["expected"][student]
     assert result.max_total == 10
     assert result.total == expected["total"], (result.scores, result.reason)
@@ -224,7 +197,7 @@ def test_fixture_submission_gets_what_it_earned(graded, student):
         assert (f"{task}: " in result.reason) == (task in expected.get("zero", [])), (task, result.reason)
 
 
-def test_hard_coded_answer_passes_the_visible_asserts_only(graded):
+def test_hard_coded_answer_passes_the_visible_asserts_only(graded_assignment):
     """The hard-coded answer really does pass the visible part of its test cell."""
     notebook = nbformat.read(str(EXERCISE_05), as_version=4)
     visible = next(c.source for c in notebook.cells
@@ -233,11 +206,11 @@ def test_hard_coded_answer_passes_the_visible_asserts_only(graded):
     exec(HARD_CODED_WEIGHTED_AVERAGE, namespace)  # noqa: S102 - the fixture's own code
     exec(visible, namespace)  # noqa: S102 - raises AssertionError if the visible asserts fail
     assert "hidden" not in visible.lower() or "BEGIN HIDDEN" not in visible
-    assert graded["05"]["results"]["hard_coded"].scores["test_weighted_average"] == 0
+    assert graded_assignment("05")["results"]["hard_coded"].scores["test_weighted_average"] == 0
 
 
-def test_feedback_files_have_scores_and_failing_output(graded):
-    feedback = graded["05"]["feedback"]
+def test_feedback_files_have_scores_and_failing_output(graded_assignment):
+    feedback = graded_assignment("05")["feedback"]
     payload = json.loads((feedback / "wrong_axis.json").read_text())
     tasks = {task["task"]: task for task in payload["tasks"]}
     assert payload["total"] == 8 and payload["max_total"] == 10

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import hidden_test_lines
 
 from mmcourse.grading import sandbox
 from mmcourse.grading.assign import REPO_ROOT
@@ -360,17 +361,7 @@ def test_exercise05_no_survivor_rewrites_the_csv(run05):
 
 
 def _hidden_lines(assignment: str) -> set[str]:
-    source = nbformat.read(str(find_source(assignment)), as_version=4)
-    hidden_lines = set()
-    for cell in source.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and len(line.strip()) > 12:
-                hidden_lines.add(line.strip())
+    hidden_lines = hidden_test_lines(nbformat.read(str(find_source(assignment)), as_version=4))
     assert hidden_lines
     return hidden_lines
 

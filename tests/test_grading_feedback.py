@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import nbformat
+from conftest import hidden_test_lines
 from nbformat import NotebookNode
 from traitlets.config import Config
 
@@ -12,24 +13,11 @@ from mmcourse.grading.grade import find_source
 from mmcourse.grading.nbgrader_feedback import StripTestOutputs, configure_feedback
 
 
-def _hidden_lines(notebook) -> set[str]:
-    lines, inside = set(), False
-    for cell in notebook.cells:
-        for line in cell.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and len(line.strip()) > 12:
-                lines.add(line.strip())
-    return lines
-
-
 def test_feedback_chain_strips_hidden_sources_and_tracebacks():
     from nbgrader.preprocessors import ClearHiddenTests
 
     source = nbformat.read(str(find_source("05")), as_version=4)
-    hidden = _hidden_lines(source)
+    hidden = hidden_test_lines(source)
     assert len(hidden) > 10
     autograded = copy.deepcopy(source)
     for cell in autograded.cells:  # what an autograded notebook looks like: hidden asserts failed
