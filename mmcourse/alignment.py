@@ -77,6 +77,23 @@ def _temperature(value) -> float:
     return check.number(value, "temperature", minimum=0.0, exclusive_minimum=True)
 
 
+def _one_thread():
+    """A context in which NumPy's BLAS and scikit-learn's OpenMP use one thread.
+
+    The arrays here are small (a few thousand rows): two threads on a shared 2-core machine
+    spend more time waiting for each other than computing (measured: k-means and the logistic
+    regression ran 10-20x slower while other processes were busy). The limit is lifted on exit,
+    so no global state changes; the results are the same up to float round-off.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=1)
+
+
 # ----------------------------------------------------------------------------- views
 def mfcc_summary(mfcc) -> np.ndarray:
     """MFCC ``(N, n_mfcc, frames)`` → float32 ``(N, 2 * n_mfcc + n_mfcc * ceil(frames / 10))``:
@@ -97,8 +114,10 @@ def load_views(split: str, seed: int = 0, **corruption) -> tuple[dict, np.ndarra
     from mmcourse.features.audio import mfcc
 
     data = load_mmdigits(split, seed, **corruption)
+    with _one_thread():  # librosa, clip by clip: small matrix products
+        coefficients = mfcc(data.audio)
     views = {"image": data.image.reshape(len(data), -1).astype(np.float32),
-             "audio": mfcc_summary(mfcc(data.audio))}
+             "audio": mfcc_summary(coefficients)}
     return views, np.asarray(data.label)
 
 
@@ -283,26 +302,55 @@ def _views(views, name: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _fit_contrastive(model, train_inputs, val_inputs, *, temperature, epochs, batch_size,
-                     learning_rate, patience, seed):
+# Compiled contrastive models, reused across calls (as mmcourse.multitask_keras reuses its
+# trainers): tracing Keras's train and test steps costs more than training these small towers.
+# A cached model serves every call with the same architecture and options; each call copies its
+# freshly initialised weights in and restarts Adam, so it trains exactly like a new model.
+_COMPILED: dict = {}
+_MAX_COMPILED = 8
+
+
+def _compiled_copy(key, build, model, *, temperature, learning_rate, steps):
     keras = _keras()
-    from mmcourse.env import set_seed
+    trainer = _COMPILED.get(key)
+    if trainer is None:
+        if len(_COMPILED) >= _MAX_COMPILED:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        trainer = build()[1]  # a private copy of the same architecture; its weights are replaced
+        # one call of the compiled step runs a whole epoch's batches (the same batches in the
+        # same order as one call per batch, with less Python between them)
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                        loss=SymmetricInfoNCE(temperature), steps_per_execution=steps)
+        _COMPILED[key] = trainer
+    trainer.set_weights(model.get_weights())
+    for variable in trainer.optimizer.variables:  # Adam's step count and moments restart
+        if not variable.name.endswith("learning_rate"):
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+    return trainer
+
+
+def _fit_contrastive(key, build, train_inputs, val_inputs, *, temperature, epochs, batch_size,
+                     learning_rate, patience, seed):
+    """``build()`` → ``(parts, model)``, called under ``set_seed(seed)``; trains ``model``'s
+    weights (through a cached compiled copy) and returns ``(parts, history)``."""
+    keras = _keras()
+    from mmcourse.env import quiet_tensorflow, set_seed
 
     set_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=SymmetricInfoNCE(temperature))
+    parts, model = build()
+    num_rows = len(next(iter(train_inputs.values())))
+    trainer = _compiled_copy(key, build, model, temperature=temperature,
+                             learning_rate=learning_rate, steps=num_rows // batch_size)
+    set_seed(seed)
     callbacks = []
     validation = None
     if val_inputs is not None:
         validation = (val_inputs, np.zeros(len(next(iter(val_inputs.values()))), np.float32))
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                        restore_best_weights=True))
-    num_rows = len(next(iter(train_inputs.values())))
     # the last partial batch is dropped: InfoNCE on a batch of 3 would be a different task
     rng = np.random.default_rng(seed)
     order = rng.permutation(num_rows)
-    from mmcourse.env import quiet_tensorflow
-
     tf = quiet_tensorflow()
     dataset = tf.data.Dataset.from_tensor_slices(
         ({key: value[order] for key, value in train_inputs.items()},
@@ -310,9 +358,10 @@ def _fit_contrastive(model, train_inputs, val_inputs, *, temperature, epochs, ba
     dataset = dataset.shuffle(num_rows, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=True)
     # validation in batches of the training size, so its loss is the same task (chance ≈ log B)
-    history = model.fit(dataset, validation_data=validation, epochs=epochs, verbose=0,
-                        callbacks=callbacks, shuffle=False, validation_batch_size=batch_size)
-    return history
+    history = trainer.fit(dataset, validation_data=validation, epochs=epochs, verbose=0,
+                          callbacks=callbacks, shuffle=False, validation_batch_size=batch_size)
+    model.set_weights(trainer.get_weights())  # the trained weights go to the caller's towers
+    return parts, history
 
 
 def _check_training_options(temperature, epochs, batch_size, learning_rate, patience, seed,
@@ -352,18 +401,21 @@ def train_two_tower(train_views, val_views=None, *, embedding_dim: int = 64,
         raise ValueError("val_views must have the same names and feature sizes as train_views. "
                          f"Received: train {[(k, v.shape[1]) for k, v in train_views.items()]}, "
                          f"val {[(k, v.shape[1]) for k, v in val_views.items()]}")
-    from mmcourse.env import set_seed
+    def build():
+        towers = {key: build_tower(value.shape[1], embedding_dim, hidden_units,
+                                   name=f"{key}_tower") for key, value in train_views.items()}
+        inputs = {key: keras.Input((value.shape[1],), name=key)
+                  for key, value in train_views.items()}
+        outputs = keras.layers.Concatenate(name="both_embeddings")(
+            [towers[key](inputs[key]) for key in train_views])
+        return towers, keras.Model(inputs, outputs, name="two_tower")
 
-    set_seed(seed)
-    towers = {key: build_tower(value.shape[1], embedding_dim, hidden_units, name=f"{key}_tower")
-              for key, value in train_views.items()}
-    inputs = {key: keras.Input((value.shape[1],), name=key) for key, value in train_views.items()}
-    outputs = keras.layers.Concatenate(name="both_embeddings")(
-        [towers[key](inputs[key]) for key in train_views])
-    model = keras.Model(inputs, outputs, name="two_tower")
-    history = _fit_contrastive(model, train_views, val_views, temperature=temperature,
-                               epochs=epochs, batch_size=batch_size,
-                               learning_rate=learning_rate, patience=patience, seed=seed)
+    key = ("two_tower", tuple((name, value.shape[1]) for name, value in train_views.items()),
+           embedding_dim, hidden_units, temperature, learning_rate, batch_size, num_rows)
+    towers, history = _fit_contrastive(key, build, train_views, val_views,
+                                       temperature=temperature, epochs=epochs,
+                                       batch_size=batch_size, learning_rate=learning_rate,
+                                       patience=patience, seed=seed)
     return towers, history
 
 
@@ -398,18 +450,20 @@ def train_two_views(train_first, train_second, val_first=None, val_second=None, 
     num_rows = len(train["first"])
     temperature, epochs, batch_size, learning_rate, patience, seed = _check_training_options(
         temperature, epochs, batch_size, learning_rate, patience, seed, num_rows)
-    from mmcourse.env import set_seed
-
-    set_seed(seed)
     dim = train["first"].shape[1]
-    tower = build_tower(dim, embedding_dim, hidden_units, name="view_tower")
-    inputs = {key: keras.Input((dim,), name=key) for key in ("first", "second")}
-    outputs = keras.layers.Concatenate(name="both_views")(
-        [tower(inputs["first"]), tower(inputs["second"])])
-    model = keras.Model(inputs, outputs, name="two_views")
-    history = _fit_contrastive(model, train, val, temperature=temperature, epochs=epochs,
-                               batch_size=batch_size, learning_rate=learning_rate,
-                               patience=patience, seed=seed)
+
+    def build():
+        tower = build_tower(dim, embedding_dim, hidden_units, name="view_tower")
+        inputs = {key: keras.Input((dim,), name=key) for key in ("first", "second")}
+        outputs = keras.layers.Concatenate(name="both_views")(
+            [tower(inputs["first"]), tower(inputs["second"])])
+        return tower, keras.Model(inputs, outputs, name="two_views")
+
+    key = ("two_views", dim, embedding_dim, hidden_units, temperature, learning_rate,
+           batch_size, num_rows)
+    tower, history = _fit_contrastive(key, build, train, val, temperature=temperature,
+                                      epochs=epochs, batch_size=batch_size,
+                                      learning_rate=learning_rate, patience=patience, seed=seed)
     return tower, history
 
 
@@ -418,7 +472,12 @@ def embed(tower, features, batch_size: int = 512) -> np.ndarray:
     if not hasattr(tower, "predict"):
         raise check.type_error("tower", "a Keras encoder model", tower)
     features = _embeddings(features, "features").astype(np.float32)
-    return l2_normalize(np.asarray(tower.predict(features, batch_size=batch_size, verbose=0)))
+    batch_size = check.positive_int(batch_size, "batch_size")
+    ops = _keras().ops
+    # a direct call per chunk: tower.predict would trace a new function for every tower
+    chunks = [ops.convert_to_numpy(tower(features[start:start + batch_size], training=False))
+              for start in range(0, len(features), batch_size)]
+    return l2_normalize(np.concatenate(chunks))
 
 
 # ----------------------------------------------------------------------------- using the space
@@ -484,10 +543,13 @@ def linear_probe(train_features, train_labels, *, regularization: float = 1.0,
                                   exclusive_minimum=True)
     transform = _standardizer(train_features) if standardize else (lambda x: x)
     model = LogisticRegression(C=regularization, max_iter=2000)
-    model.fit(transform(train_features), train_labels)
+    with _one_thread():
+        model.fit(transform(train_features), train_labels)
 
     def probabilities(features):
-        return model.predict_proba(transform(_embeddings(features, "features")))
+        features = transform(_embeddings(features, "features"))
+        with _one_thread():
+            return model.predict_proba(features)
 
     probabilities.classes_ = model.classes_
     probabilities.predict = lambda features: model.classes_[
@@ -567,8 +629,9 @@ def cluster_scores(embeddings, labels, *, num_clusters: int = 10, seed: int = 0,
     num_clusters = check.integer(num_clusters, "num_clusters", minimum=2)
     if normalize:
         embeddings = l2_normalize(embeddings)
-    clusters = KMeans(num_clusters, n_init=10, random_state=check.seed(seed)).fit_predict(
-        embeddings)
+    with _one_thread():
+        clusters = KMeans(num_clusters, n_init=10, random_state=check.seed(seed)).fit_predict(
+            embeddings)
     return {"nmi": float(normalized_mutual_info_score(labels, clusters)),
             "purity": purity(labels, clusters), "clusters": clusters}
 

@@ -153,3 +153,29 @@ def test_two_tower_and_two_views_learn_synthetic_pairs_without_labels():
                                                epochs=5, batch_size=100, seed=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert alignment.embed(tower, test["left"]).shape == (100, 8)
+
+
+def test_a_reused_compiled_model_trains_like_a_new_one_and_embed_matches_predict():
+    pytest.importorskip("keras")
+    rng = np.random.default_rng(4)
+    latent = rng.normal(size=(300, 3))
+    views = {"left": latent @ rng.normal(size=(3, 6)), "right": latent @ rng.normal(size=(3, 5))}
+    options = dict(embedding_dim=4, hidden_units=8, epochs=4, batch_size=50, patience=1)
+
+    def trained(seed):
+        towers, history = alignment.train_two_tower(views, views, seed=seed, **options)
+        return alignment.embed(towers["left"], views["left"]), history.history["val_loss"]
+
+    alignment._COMPILED.clear()
+    fresh, fresh_loss = trained(0)
+    assert len(alignment._COMPILED) == 1
+    other, _ = trained(1)  # another seed on the cached model: its towers are its own
+    reused, reused_loss = trained(0)  # the cached model again: weights and Adam restart
+    assert len(alignment._COMPILED) == 1
+    np.testing.assert_allclose(reused, fresh, rtol=1e-5, atol=1e-6)
+    assert reused_loss == pytest.approx(fresh_loss)
+    assert not np.allclose(other, fresh)
+    towers, _ = alignment.train_two_tower(views, seed=2, **options)
+    predicted = towers["left"].predict(views["left"], verbose=0)
+    np.testing.assert_allclose(alignment.embed(towers["left"], views["left"], batch_size=64),
+                               alignment.l2_normalize(predicted), rtol=1e-5, atol=1e-6)
