@@ -6,11 +6,12 @@ never in the course's own (``flwr[simulation]`` downgrades protobuf and packagin
     python3.11 -m venv /work/flwr-venv
     /work/flwr-venv/bin/pip install "tensorflow==2.21.0" "keras==3.15.1" "flwr[simulation]"
     /work/flwr-venv/bin/pip check
-    # offline (no network namespace) and under the course's CPU lock:
-    flock /tmp/mmcourse-tf.lock unshare -n /work/flwr-venv/bin/python scripts/flower_check.py \
-        --model keras
-    flock /tmp/mmcourse-tf.lock unshare -n /work/flwr-venv/bin/python scripts/flower_check.py \
-        --model numpy
+    # offline: a new network namespace with only the loopback up (Ray talks to itself over
+    # 127.0.0.1; without `lo` up its GCS client times out), under the course's CPU lock:
+    flock /tmp/mmcourse-tf.lock unshare -n bash -c 'ip link set lo up && exec \
+        /work/flwr-venv/bin/python scripts/flower_check.py --model numpy'
+    flock /tmp/mmcourse-tf.lock unshare -n bash -c 'ip link set lo up && exec \
+        /work/flwr-venv/bin/python scripts/flower_check.py --model keras'
 
 The experiment is lesson 14's FedAvg in miniature: 20 clients (one per simulated voice), each
 with 50 synthetic examples of 194 features (the lesson's image + MFCC width) and 10 classes, a
