@@ -572,6 +572,20 @@ def DPSGDClassifier(*args, **kwargs):  # noqa: N802 - a class factory (Keras imp
     return _DP_CLASS(*args, **kwargs)
 
 
+_DP_TRAINERS: dict = {}  # settings -> one compiled DPSGDClassifier, reused across seeds
+_DP_TRAINERS_MAX = 64
+
+
+def _dp_model(input_dim, hidden_units, num_classes, clip_norm, noise_multiplier,
+              sampling_probability, seed):
+    keras = _keras()
+    return DPSGDClassifier(
+        [keras.Input((input_dim,)), keras.layers.Dense(hidden_units, activation="relu"),
+         keras.layers.Dense(num_classes, activation="softmax")],
+        clip_norm=clip_norm, noise_multiplier=noise_multiplier,
+        sampling_probability=sampling_probability, noise_seed=seed)
+
+
 def train_dp_sgd(features, labels, *, noise_multiplier: float, steps: int = 300,
                  sampling_probability: float = 0.1, clip_norm: float | None = 1.0,
                  learning_rate: float = 0.5, hidden_units: int = 64, num_classes: int = 10,
@@ -580,7 +594,11 @@ def train_dp_sgd(features, labels, *, noise_multiplier: float, steps: int = 300,
 
     Returns ``(model, epsilon)``; ``epsilon`` is :func:`dp_epsilon` for these settings and
     ``delta`` (``inf`` without noise). ``seed`` sets the initial weights, the Poisson sampling
-    and the noise.
+    and the noise. The training itself runs in one compiled trainer per setting (architecture,
+    ``clip_norm``, ``noise_multiplier``, ``sampling_probability``, ``learning_rate``,
+    ``steps``), reused across seeds and data of the same shape: it starts from the new model's
+    initial weights and a fresh noise/sampling state, so it trains exactly like a new model
+    (tested); the returned model is a new one holding the trained weights.
     """
     keras = _keras()
     import tensorflow as tf
@@ -588,20 +606,35 @@ def train_dp_sgd(features, labels, *, noise_multiplier: float, steps: int = 300,
     features, labels = _xy(features, labels)
     steps = check.positive_int(steps, "steps")
     seed = check.seed(seed)
+    hidden_units = check.positive_int(hidden_units, "hidden_units")
+    num_classes = check.integer(num_classes, "num_classes", minimum=2)
+    learning_rate = check.number(learning_rate, "learning_rate", minimum=0.0,
+                                 exclusive_minimum=True)
+    settings = (features.shape[1], hidden_units, num_classes, clip_norm, noise_multiplier,
+                sampling_probability)
     set_seed(seed)
-    model = DPSGDClassifier(
-        [keras.Input((features.shape[1],)),
-         keras.layers.Dense(check.positive_int(hidden_units, "hidden_units"), activation="relu"),
-         keras.layers.Dense(check.integer(num_classes, "num_classes", minimum=2),
-                            activation="softmax")],
-        clip_norm=clip_norm, noise_multiplier=noise_multiplier,
-        sampling_probability=sampling_probability, noise_seed=seed)
-    model.compile(optimizer=keras.optimizers.SGD(check.number(
-        learning_rate, "learning_rate", minimum=0.0, exclusive_minimum=True)),
-        loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-        steps_per_execution=math.gcd(steps, 50))
+    model = _dp_model(*settings, seed)  # validates the DP options; its weights start the run
+    key = (*settings, learning_rate, steps, features.shape[0])
+    trainer = _DP_TRAINERS.get(key)
+    if trainer is None:
+        trainer = _dp_model(*settings, seed)
+        trainer.compile(optimizer=keras.optimizers.SGD(learning_rate),
+                        loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                        steps_per_execution=math.gcd(steps, 50))
+        if len(_DP_TRAINERS) >= _DP_TRAINERS_MAX:
+            _DP_TRAINERS.pop(next(iter(_DP_TRAINERS)))
+        _DP_TRAINERS[key] = trainer
+    trainer.set_weights(model.get_weights())
+    trainer.noise_seed = seed
+    trainer.seed_generator.state.assign(keras.random.SeedGenerator(seed).state.value)
+    if trainer.optimizer.built:
+        trainer.optimizer.iterations.assign(0)
     dataset = tf.data.Dataset.from_tensors((features, labels)).repeat(steps)
-    model.fit(dataset, epochs=1, verbose=0, shuffle=False)
+    trainer.fit(dataset, epochs=1, verbose=0, shuffle=False)
+    model.set_weights(trainer.get_weights())
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=math.gcd(steps, 50))
     if clip_norm is None:  # no clipping: no sensitivity bound, no privacy
         return model, float("inf")
     return model, dp_epsilon(noise_multiplier, sampling_probability, steps, delta=delta)

@@ -166,3 +166,42 @@ def test_dp_sgd_classifier_saves_and_loads_with_its_options(tmp_path):
             loaded.noise_seed) == (0.7, 1.1, 0.3, 2)
     x = np.ones((2, 4), np.float32)
     assert np.allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+
+
+def test_train_dp_sgd_reuses_one_compiled_trainer_and_trains_exactly_like_a_new_one():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(40, 4)).astype(np.float32)
+    y = rng.integers(0, 3, size=40)
+    options = dict(noise_multiplier=1.3, steps=20, sampling_probability=0.3, clip_norm=0.8,
+                   hidden_units=5, num_classes=3, learning_rate=0.5)
+    privacy._DP_TRAINERS.clear()
+    fresh, epsilon = privacy.train_dp_sgd(x, y, seed=4, **options)  # a new trainer
+    assert len(privacy._DP_TRAINERS) == 1
+    other, _ = privacy.train_dp_sgd(x[::-1].copy(), y[::-1].copy(), seed=9, **options)
+    reused, again = privacy.train_dp_sgd(x, y, seed=4, **options)  # the same trainer, reused
+    assert len(privacy._DP_TRAINERS) == 1 and again == epsilon
+    for a, b in zip(fresh.get_weights(), reused.get_weights(), strict=True):
+        assert np.array_equal(a, b)
+    # the returned models are independent, and the seed changes the run
+    assert not np.allclose(other.get_weights()[0], fresh.get_weights()[0])
+    assert other is not fresh and other is not reused
+
+
+def test_lesson_14_uses_exactly_the_settings_its_validation_grid_chose():
+    import ast
+    import json
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    recorded = (root / "scripts" / "tune_lesson14.out.md").read_text(encoding="utf-8")
+    chosen = json.loads(re.findall(r"```json\n(.*?)\n```", recorded, re.S)[-1])
+    cells = json.loads((root / "notebooks" / "14_privacy.ipynb").read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+               for c in cells if c["cell_type"] == "code"]
+    assignments = [node for source in sources for node in ast.parse(source).body
+                   if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "TUNED"]
+    assert len(assignments) == 1, "the lesson should set TUNED exactly once"
+    assert ast.literal_eval(assignments[0].value) == chosen
+    assert "test" not in (root / "scripts" / "tune_lesson14.py").read_text(encoding="utf-8").split(
+        "def load", 1)[1].split("def score", 1)[0].replace("the test split", "")  # never loaded
