@@ -44,3 +44,34 @@ def test_encoders_take_mmdigits_video_clips(builder):
     model = builder(12, clips.shape[1:], filters=(4, 8))
     features = np.asarray(model(clips))
     assert features.shape == (4, 12) and np.isfinite(features).all()
+
+
+def test_frames_as_batch_matches_keras_timedistributed(tmp_path):
+    """Folding time into the batch gives Keras's TimeDistributed outputs, with the same weights."""
+    import keras
+
+    frame_cnn = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(3, 3, activation="relu"),
+                                  keras.layers.Flatten(), keras.layers.Dense(5)])
+    inputs = keras.Input((6, 8, 8, 1))
+    folded = keras.Model(inputs, video.frames_as_batch(frame_cnn, name="folded")(inputs))
+    looped = keras.Model(inputs, keras.layers.TimeDistributed(frame_cnn)(inputs))
+    clips = np.random.default_rng(2).random((3, 6, 8, 8, 1), dtype=np.float32)
+    expected = np.stack([np.asarray(frame_cnn(clips[:, step])) for step in range(6)], axis=1)
+    assert isinstance(folded.get_layer("folded"), keras.layers.TimeDistributed)
+    assert folded.count_params() == looped.count_params() == frame_cnn.count_params()
+    np.testing.assert_allclose(np.asarray(folded(clips)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(looped(clips)), expected, rtol=1e-5, atol=1e-6)
+    path = tmp_path / "folded.keras"
+    folded.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.get_layer("folded")).__name__ == "FoldedTimeDistributed"
+    np.testing.assert_allclose(np.asarray(loaded(clips)), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="layer"):
+        video.frames_as_batch("conv")
+
+
+def test_frame_cnn_encoders_fold_time_into_the_batch():
+    """Both frame-CNN encoders run their CNN once per batch (FoldedTimeDistributed), not per frame."""
+    for builder in (video.build_frame_average_encoder, video.build_timedistributed_lstm_encoder):
+        model = builder(8, (4, 8, 8, 1), filters=(4,))
+        assert type(model.get_layer("per_frame_cnn")).__name__ == "FoldedTimeDistributed"

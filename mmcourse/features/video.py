@@ -9,6 +9,10 @@ Three designs (lesson 12 compares them):
   the sequence: space first, then time;
 - :func:`build_conv3d_encoder` — 3-D convolutions over (time, height, width) at once, so motion
   is seen by the very first layer.
+
+The two frame-CNN encoders wrap the CNN in :func:`frames_as_batch` (a ``TimeDistributed`` that
+folds time into the batch): the same weights and outputs as ``keras.layers.TimeDistributed``,
+which in Keras 3 calls the CNN once per frame (``T`` copies in the traced graph).
 """
 
 from __future__ import annotations
@@ -17,7 +21,57 @@ from collections.abc import Sequence
 
 from mmcourse import _validate as check
 
-__all__ = ["build_frame_average_encoder", "build_timedistributed_lstm_encoder", "build_conv3d_encoder"]
+__all__ = ["build_frame_average_encoder", "build_timedistributed_lstm_encoder", "build_conv3d_encoder",
+           "frames_as_batch"]
+
+_FOLDED_CLASS = None
+
+
+def _folded_time_distributed_class():
+    """The ``TimeDistributed`` subclass of :func:`frames_as_batch`, made (and registered) once."""
+    global _FOLDED_CLASS
+    if _FOLDED_CLASS is not None:
+        return _FOLDED_CLASS
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="mmcourse")
+    class FoldedTimeDistributed(keras.layers.TimeDistributed):
+        """``TimeDistributed`` that runs the wrapped layer ONCE on ``(batch * T, ...)``.
+
+        inputs ``(batch, T, *frame_shape)`` → ``(batch, T, *output_shape)``: reshape so every frame
+        is a sample, apply the layer, reshape back (what Keras 2's ``TimeDistributed`` did). The
+        same weights and, up to float rounding, the same outputs as the parent class, which in
+        Keras 3 calls the layer ``T`` times — ``T`` copies of it in the traced graph, each on a
+        small batch. With a mask, or a frame shape not known when the model is built, it falls
+        back to the parent's per-frame loop.
+        """
+
+        def call(self, inputs, training=None, mask=None):
+            frame_shape = tuple(inputs.shape[2:])
+            if mask is not None or inputs.shape[1] is None or None in frame_shape:
+                return super().call(inputs, training=training, mask=mask)
+            steps = inputs.shape[1]
+            kwargs = {"training": training} if self.layer._call_has_training_arg else {}
+            outputs = self.layer.call(ops.reshape(inputs, (-1, *frame_shape)), **kwargs)
+            return ops.reshape(outputs, (-1, steps, *tuple(outputs.shape[1:])))
+
+    _FOLDED_CLASS = FoldedTimeDistributed
+    return _FOLDED_CLASS
+
+
+def frames_as_batch(layer, **kwargs):
+    """``TimeDistributed(layer)`` that folds time into the batch: one call on all frames at once.
+
+    ``kwargs`` go to ``keras.layers.TimeDistributed`` (e.g. ``name``). The result is a
+    ``keras.layers.TimeDistributed`` (``isinstance`` holds, ``.layer`` is ``layer``) with the same
+    parameters and outputs; only faster to trace and to run.
+    """
+    import keras
+
+    if not isinstance(layer, keras.layers.Layer):
+        raise check.type_error("layer", "a Keras layer or model", layer)
+    return _folded_time_distributed_class()(layer, **kwargs)
 
 
 def _check_clip_shape(input_shape) -> tuple[int, int, int, int]:
@@ -84,7 +138,7 @@ def build_frame_average_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1
     frame_encoder = _frame_cnn((height, width, channels), filters, frame_dim,
                                _check_spatial_pooling(spatial_pooling))
     inputs = keras.Input(shape=(frames, height, width, channels), name="clip")
-    sequence = keras.layers.TimeDistributed(frame_encoder, name="per_frame_cnn")(inputs)
+    sequence = frames_as_batch(frame_encoder, name="per_frame_cnn")(inputs)
     summary = keras.layers.GlobalAveragePooling1D(name="average_over_time")(sequence)
     outputs = keras.layers.Dense(feature_dim, activation="relu", name="features")(summary)
     return keras.Model(inputs, outputs, name=name)
@@ -114,7 +168,7 @@ def build_timedistributed_lstm_encoder(feature_dim: int = 32, input_shape=(8, 16
                                _check_spatial_pooling(spatial_pooling))
 
     inputs = keras.Input(shape=(frames, height, width, channels), name="clip")
-    sequence = keras.layers.TimeDistributed(frame_encoder, name="per_frame_cnn")(inputs)
+    sequence = frames_as_batch(frame_encoder, name="per_frame_cnn")(inputs)
     summary = keras.layers.LSTM(lstm_units, name="lstm")(sequence)
     outputs = keras.layers.Dense(feature_dim, activation="relu", name="features")(summary)
     return keras.Model(inputs, outputs, name=name)
