@@ -26,6 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from mmcourse import _validate as check
+from mmcourse.env import one_blas_thread
 
 __all__ = [
     "mfcc_summary",
@@ -77,23 +78,6 @@ def _temperature(value) -> float:
     return check.number(value, "temperature", minimum=0.0, exclusive_minimum=True)
 
 
-def _one_thread():
-    """A context in which NumPy's BLAS and scikit-learn's OpenMP use one thread.
-
-    The arrays here are small (a few thousand rows): two threads on a shared 2-core machine
-    spend more time waiting for each other than computing (measured: k-means and the logistic
-    regression ran 10-20x slower while other processes were busy). The limit is lifted on exit,
-    so no global state changes; the results are the same up to float round-off.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        from contextlib import nullcontext
-
-        return nullcontext()
-    return threadpool_limits(limits=1)
-
-
 # ----------------------------------------------------------------------------- views
 def mfcc_summary(mfcc) -> np.ndarray:
     """MFCC ``(N, n_mfcc, frames)`` → float32 ``(N, 2 * n_mfcc + n_mfcc * ceil(frames / 10))``:
@@ -114,7 +98,7 @@ def load_views(split: str, seed: int = 0, **corruption) -> tuple[dict, np.ndarra
     from mmcourse.features.audio import mfcc
 
     data = load_mmdigits(split, seed, **corruption)
-    with _one_thread():  # librosa, clip by clip: small matrix products
+    with one_blas_thread():  # librosa, clip by clip: small matrix products
         coefficients = mfcc(data.audio)
     views = {"image": data.image.reshape(len(data), -1).astype(np.float32),
              "audio": mfcc_summary(coefficients)}
@@ -543,12 +527,12 @@ def linear_probe(train_features, train_labels, *, regularization: float = 1.0,
                                   exclusive_minimum=True)
     transform = _standardizer(train_features) if standardize else (lambda x: x)
     model = LogisticRegression(C=regularization, max_iter=2000)
-    with _one_thread():
+    with one_blas_thread():
         model.fit(transform(train_features), train_labels)
 
     def probabilities(features):
         features = transform(_embeddings(features, "features"))
-        with _one_thread():
+        with one_blas_thread():
             return model.predict_proba(features)
 
     probabilities.classes_ = model.classes_
@@ -629,7 +613,7 @@ def cluster_scores(embeddings, labels, *, num_clusters: int = 10, seed: int = 0,
     num_clusters = check.integer(num_clusters, "num_clusters", minimum=2)
     if normalize:
         embeddings = l2_normalize(embeddings)
-    with _one_thread():
+    with one_blas_thread():
         clusters = KMeans(num_clusters, n_init=10, random_state=check.seed(seed)).fit_predict(
             embeddings)
     return {"nmi": float(normalized_mutual_info_score(labels, clusters)),

@@ -247,10 +247,10 @@ def label_free_features(data, vocabulary: Sequence[str], *, audio_segments: int 
                                    data)
     vocabulary = check.sequence(vocabulary, "vocabulary", expected="a list of words (str)")
     audio_segments = check.positive_int(audio_segments, "audio_segments")
-    from mmcourse.alignment import _one_thread
+    from mmcourse.env import one_blas_thread
 
     images = np.asarray(data.image, dtype=np.float32)
-    with _one_thread():  # librosa clip by clip: small products, faster on one BLAS thread
+    with one_blas_thread():  # librosa clip by clip: small products, faster on one BLAS thread
         coefficients = audio_features.mfcc(np.asarray(data.audio, dtype=np.float32))
     stretches = np.array_split(np.arange(coefficients.shape[-1]), audio_segments)
     audio = np.concatenate([coefficients[:, :, rows].mean(axis=2) for rows in stretches], axis=1)
