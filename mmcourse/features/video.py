@@ -119,6 +119,19 @@ def _frame_cnn(frame_shape, filters, frame_dim, spatial_pooling="average"):
     return keras.Model(frame_input, x, name="frame_encoder")
 
 
+def _per_frame_sequence(input_shape, filters, frame_dim, spatial_pooling):
+    """The clip input and the per-frame CNN's ``(batch, T, frame_dim)`` output (validated)."""
+    import keras
+
+    frames, height, width, channels = _check_clip_shape(input_shape)
+    filters = _check_filters(filters)
+    frame_dim = check.positive_int(frame_dim, "frame_dim")
+    frame_encoder = _frame_cnn((height, width, channels), filters, frame_dim,
+                               _check_spatial_pooling(spatial_pooling))
+    inputs = keras.Input(shape=(frames, height, width, channels), name="clip")
+    return inputs, frames_as_batch(frame_encoder, name="per_frame_cnn")(inputs)
+
+
 def build_frame_average_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1),
                                 filters: Sequence[int] = (8, 16), frame_dim: int = 32,
                                 name: str = "frame_average_encoder", *,
@@ -131,14 +144,8 @@ def build_frame_average_encoder(feature_dim: int = 32, input_shape=(8, 16, 16, 1
     """
     import keras
 
-    frames, height, width, channels = _check_clip_shape(input_shape)
     feature_dim = _check_feature_dim(feature_dim)
-    filters = _check_filters(filters)
-    frame_dim = check.positive_int(frame_dim, "frame_dim")
-    frame_encoder = _frame_cnn((height, width, channels), filters, frame_dim,
-                               _check_spatial_pooling(spatial_pooling))
-    inputs = keras.Input(shape=(frames, height, width, channels), name="clip")
-    sequence = frames_as_batch(frame_encoder, name="per_frame_cnn")(inputs)
+    inputs, sequence = _per_frame_sequence(input_shape, filters, frame_dim, spatial_pooling)
     summary = keras.layers.GlobalAveragePooling1D(name="average_over_time")(sequence)
     outputs = keras.layers.Dense(feature_dim, activation="relu", name="features")(summary)
     return keras.Model(inputs, outputs, name=name)
@@ -159,16 +166,9 @@ def build_timedistributed_lstm_encoder(feature_dim: int = 32, input_shape=(8, 16
     """
     import keras
 
-    frames, height, width, channels = _check_clip_shape(input_shape)
     feature_dim = _check_feature_dim(feature_dim)
-    filters = _check_filters(filters)
-    frame_dim = check.positive_int(frame_dim, "frame_dim")
     lstm_units = check.positive_int(lstm_units, "lstm_units")
-    frame_encoder = _frame_cnn((height, width, channels), filters, frame_dim,
-                               _check_spatial_pooling(spatial_pooling))
-
-    inputs = keras.Input(shape=(frames, height, width, channels), name="clip")
-    sequence = frames_as_batch(frame_encoder, name="per_frame_cnn")(inputs)
+    inputs, sequence = _per_frame_sequence(input_shape, filters, frame_dim, spatial_pooling)
     summary = keras.layers.LSTM(lstm_units, name="lstm")(sequence)
     outputs = keras.layers.Dense(feature_dim, activation="relu", name="features")(summary)
     return keras.Model(inputs, outputs, name=name)
