@@ -93,6 +93,11 @@ def _grade(arguments) -> int:
     print(f"graded {len(results)} submissions in {elapsed:.1f} s -> {arguments.out}")
     if arguments.settings is not None or str(arguments.assignment).lstrip("0") == "16":
         print(f"leaderboard -> {arguments.out.parent / 'leaderboard.md'} (and .csv)")
+    failed = [result.student for result in results if result.grader_error]
+    if failed:
+        print(f"ERROR: the grader failed on {len(failed)} submission(s), left ungraded in the CSV: "
+              f"{', '.join(failed)}; the other grades are written. Regrade those.", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -199,6 +199,8 @@ def _grade_assignment(assignment: str, root: Path) -> dict:
     # in-kernel grader, which needs unsafe=True.
     results = grade(folder, assignment, out, timeout=min(timeouts), feedback_dir=feedback, workers=2,
                     unsafe=assignment not in TASKS)
+    broken = {r.student: r.grader_error for r in results if r.grader_error}
+    assert not broken, f"the grader itself failed on {broken}"
     rows = {row["student"]: row for row in csv.DictReader(out.open(encoding="utf-8"))}
     print(f"\n--- grades for {assignment} ---\n{out.read_text()}")
     return {"results": {r.student: r for r in results}, "rows": rows, "expected": expected,
@@ -219,12 +221,21 @@ def graded_assignment(tmp_path_factory) -> Callable[[str], dict]:
             with open(shared / f"graded{assignment}.lock", "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be grading it right now
                 done = shared / f"graded{assignment}.pickle"
+                failed = shared / f"graded{assignment}.failed"
                 if done.exists():
                     cache[assignment] = pickle.loads(done.read_bytes())
+                elif failed.exists():  # the first test that needed it shows the whole error
+                    pytest.fail(f"grading assignment {assignment} failed earlier in this session: "
+                                f"{failed.read_text(encoding='utf-8')}", pytrace=False)
                 else:
                     root.mkdir()
-                    cache[assignment] = _grade_assignment(assignment, root)
-                    done.write_bytes(pickle.dumps(cache[assignment]))
+                    try:
+                        run = _grade_assignment(assignment, root)
+                    except BaseException as error:
+                        failed.write_text(f"{type(error).__name__}: {error}"[:2000], encoding="utf-8")
+                        raise
+                    cache[assignment] = run
+                    done.write_bytes(pickle.dumps(run))
         return cache[assignment]
 
     return get

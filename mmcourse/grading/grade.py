@@ -76,6 +76,7 @@ class StudentResult:
     reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
     feedback: dict[str, str] = field(default_factory=dict)
+    grader_error: str = ""  # the grader itself failed on this submission: regrade it, do not trust 0
 
     @property
     def total(self) -> float:

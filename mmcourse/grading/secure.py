@@ -53,7 +53,16 @@ from mmcourse.grading.tasks import Case, Task
 RUNNER = sandbox.RUNNER_DIR / "runner.py"
 MAX_ARTEFACT_BYTES = 64 * 2**20
 MAX_LINE_BYTES = 80 * 2**20
-_TF_LOCK = threading.Lock()  # TensorFlow work in the grader's process, one thread at a time
+# Work in the grader's process that is not thread-safe runs one thread at a time: TensorFlow, and
+# ast.parse (CPython 3.11's AST constructor keeps one recursion counter per interpreter, so two
+# threads parsing at once can fail with "SystemError: AST constructor recursion depth mismatch",
+# python/cpython#106905; TensorFlow's autograph parses source too, hence one lock for both).
+_TF_LOCK = threading.Lock()
+
+
+def _parse(source: str) -> ast.Module:
+    with _TF_LOCK:
+        return ast.parse(source)
 
 
 @dataclass
@@ -438,14 +447,14 @@ def uses_reference(sources, forbidden: tuple[str, ...], answer: str | None = Non
     trees = []
     for _, source in sources:
         try:
-            trees.append(ast.parse(source))
+            trees.append(_parse(source))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
     answer_trees = []
     for label, source in sources:
         if answer is None or label == answer:
             try:
-                answer_trees.append(ast.parse(source))
+                answer_trees.append(_parse(source))
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 continue
     for tree in trees:
@@ -569,9 +578,30 @@ def grade_one(student: str, submission, prepared: Prepared, timeout: float, sand
 
 def grade_all(submissions: dict[str, object], prepared: Prepared, *, timeout: float, sandboxed: bool,
               allow_reference: bool, workers: int, work_root: Path) -> dict:
-    """Grade ``{student: parsed notebook}`` with ``workers`` submissions in flight."""
+    """Grade ``{student: parsed notebook}`` with ``workers`` submissions in flight.
+
+    A failure of the grader itself on one submission (a bug, not the learner's doing) does not lose
+    the other grades: that student's result has no scores and says ``grader_error``.
+    """
     with ThreadPoolExecutor(max(1, workers)) as pool:
         futures = {student: pool.submit(grade_one, student, notebook, prepared, timeout, sandboxed,
                                         allow_reference, work_root)
                    for student, notebook in submissions.items()}
-        return {student: future.result() for student, future in futures.items()}
+        results = {}
+        for student, future in futures.items():
+            try:
+                results[student] = future.result()
+            except Exception as error:  # noqa: BLE001 - one broken grading must not lose the rest
+                results[student] = _grader_failed(student, prepared, error)
+        return results
+
+
+def _grader_failed(student: str, prepared: Prepared, error: BaseException):
+    from mmcourse.grading.grade import StudentResult
+
+    message = f"{type(error).__name__}: {_text(str(error), 200)}"
+    result = StudentResult(student, max_scores=dict(prepared.points), manual=list(prepared.manual),
+                           grader_error=message)
+    result.scores = {task: None for task in prepared.grade_ids}  # not graded, which is not 0
+    result.reasons.append(f"GRADER ERROR, not graded (regrade this submission): {message}")
+    return result
