@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
-
 from mmcourse.__main__ import main
 from mmcourse.grading import secure
 from mmcourse.grading.grade import StudentResult
