@@ -30,7 +30,7 @@ import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
 __all__ = ["MaskedSparseCrossentropy", "UncertaintyWeighting", "build_multitask_model",
-           "fit_multitask", "fit_multitask_over_seeds", "SeedRun", "predict_tasks"]
+           "fit_multitask", "predict_tasks"]
 
 
 @keras.saving.register_keras_serializable(package="mmcourse")
@@ -163,8 +163,8 @@ def build_multitask_model(feature_dims: Mapping[str, int], tasks: Mapping[str, i
 class _Trainer(keras.Model):
     """Wraps a multi-task network; its loss is the weighted (or uncertainty-weighted) sum."""
 
-    def __init__(self, network, weights, uncertainty: bool, prefix: str = ""):
-        super().__init__(name=f"{prefix}{network.name}_trainer")
+    def __init__(self, network, weights, uncertainty: bool):
+        super().__init__(name=f"{network.name}_trainer")
         self.network = network
         self.task_names = tuple(weights)
         self.fixed_weights = np.asarray([weights[t] for t in self.task_names], "float32")
@@ -174,7 +174,7 @@ class _Trainer(keras.Model):
         self.task_loss = MaskedSparseCrossentropy()
         self.weighting = UncertaintyWeighting(len(self.task_names), name="uncertainty") \
             if uncertainty else None
-        self.trackers = [keras.metrics.Mean(name=f"{prefix}{task}_loss") for task in self.task_names]
+        self.trackers = [keras.metrics.Mean(name=f"{task}_loss") for task in self.task_names]
         if self.weighting is not None:  # its variable exists before the first traced step
             self.weighting.build((len(self.task_names),))
         self.built = True  # the network is built already; nothing else to build
@@ -217,97 +217,23 @@ def _reusable_trainer(model, weights: dict, uncertainty: bool, learning_rate: fl
         # same order, as one call per batch; less Python between them)
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps)
         _TRAINERS[key] = trainer
-    _start(trainer, model, weights)
-    _restart_optimizer(trainer, learning_rate)
-    return trainer
-
-
-def _start(trainer, model, weights: dict) -> None:
-    """A trainer starts from ``model``'s weights, with ``weights`` and fresh log-variances."""
     trainer.network.set_weights(model.get_weights())
     trainer.fixed_weights = np.asarray([weights[t] for t in trainer.task_names], "float32")
     trainer.weight_vector.assign(trainer.fixed_weights)
     if trainer.weighting is not None:  # the learned log-variances restart at their initial value
         trainer.weighting.log_variances.assign(np.full(
             len(trainer.task_names), trainer.weighting.initial_log_variance, "float32"))
-
-
-def _restart_optimizer(model, learning_rate: float) -> None:
-    for variable in model.optimizer.variables:  # Adam's step count and moments restart
+    for variable in trainer.optimizer.variables:  # Adam's step count and moments restart
         if not variable.name.endswith("learning_rate"):
             variable.assign(np.zeros(variable.shape, variable.dtype))
-    model.optimizer.learning_rate = float(learning_rate)
+    trainer.optimizer.learning_rate = float(learning_rate)
+    return trainer
 
 
 def _as_arrays(inputs, name: str) -> dict:
     if not isinstance(inputs, Mapping) or not inputs:
         raise check.type_error(name, "a non-empty dict {name: array}", inputs)
     return {key: np.asarray(value) for key, value in inputs.items()}
-
-
-def _check_fit(model, train_inputs, train_labels, val_inputs, val_labels, loss_weights, monitor,
-               name: str = "model"):
-    """The checked arguments of a fit: (output names, inputs, labels, weights, uncertainty)."""
-    if not isinstance(model, keras.Model):
-        raise check.type_error(name, "a Keras model from build_multitask_model", model)
-    output_names = list(model.output.keys()) if isinstance(model.output, dict) else None
-    if output_names is None:
-        raise check.value_error(name, "a model with a dict of named task outputs (from "
-                                "build_multitask_model)", model)
-    train_inputs, val_inputs = _as_arrays(train_inputs, "train_inputs"), _as_arrays(
-        val_inputs, "val_inputs")
-    train_labels, val_labels = _as_arrays(train_labels, "train_labels"), _as_arrays(
-        val_labels, "val_labels")
-    for label_name, labels in (("train_labels", train_labels), ("val_labels", val_labels)):
-        missing = [task for task in output_names if task not in labels]
-        if missing:
-            raise check.value_error(label_name, f"labels for every head of the model {output_names}",
-                                    sorted(labels), f"labels for {sorted(labels)} (missing "
-                                    f"{missing})")
-    uncertainty = isinstance(loss_weights, str)
-    if uncertainty and loss_weights != "uncertainty":
-        raise check.value_error("loss_weights", "a dict {task: weight}, None or 'uncertainty'",
-                                loss_weights)
-    weights = dict.fromkeys(output_names, 1.0)
-    if isinstance(loss_weights, Mapping):
-        unknown = [task for task in loss_weights if task not in weights]
-        if unknown:
-            raise check.value_error("loss_weights", f"weights for the model's tasks "
-                                    f"{output_names}", dict(loss_weights),
-                                    f"{dict(loss_weights)!r} (unknown {unknown})")
-        weights.update({task: check.number(value, f"loss_weights[{task!r}]", minimum=0.0)
-                        for task, value in loss_weights.items()})
-    elif loss_weights is not None and not uncertainty:
-        raise check.type_error("loss_weights", "a dict {task: weight}, None or 'uncertainty'",
-                               loss_weights)
-    check.one_of(monitor, "monitor", tuple(output_names))
-    check.same_length({**{f"train_inputs[{k!r}]": v for k, v in train_inputs.items()},
-                       **{f"train_labels[{k!r}]": v for k, v in train_labels.items()}})
-    return output_names, train_inputs, train_labels, val_inputs, val_labels, weights, uncertainty
-
-
-def _check_schedule(epochs, batch_size, learning_rate, patience, check_every):
-    return (check.positive_int(epochs, "epochs"), check.positive_int(batch_size, "batch_size"),
-            check.number(learning_rate, "learning_rate", minimum=0.0, exclusive_minimum=True),
-            check.integer(patience, "patience", minimum=0),
-            check.positive_int(check_every, "check_every"))
-
-
-def _datasets(output_names, train_inputs, train_labels, val_inputs, val_labels, seed: int,
-              batch_size: int, check_every: int):
-    """The training batches shuffled with ``seed`` (after ``set_seed(seed)``: the shuffle's seed
-    depends on TensorFlow's global seed too), one Keras epoch = ``check_every`` passes; and the
-    validation batches."""
-    tf = quiet_tensorflow()
-    set_seed(seed)
-    size = len(next(iter(train_labels.values())))
-    labels = {task: train_labels[task].astype(np.int32) for task in output_names}
-    train_dataset = tf.data.Dataset.from_tensor_slices((train_inputs, labels)).cache().shuffle(
-        size, seed=seed, reshuffle_each_iteration=True).batch(batch_size).repeat(check_every)
-    val_dataset = tf.data.Dataset.from_tensor_slices(
-        (val_inputs, {task: val_labels[task].astype(np.int32) for task in output_names})
-    ).batch(1024)
-    return train_dataset, val_dataset, -(-size // batch_size) * check_every
 
 
 def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_inputs: Mapping,
@@ -329,17 +255,60 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
 
     Returns the Keras ``History`` with ``best_epoch`` (1-based), ``train_seconds`` and
     ``task_weights`` (the final weights per task; learned ones for ``"uncertainty"``).
-    See :func:`fit_multitask_over_seeds` for the same training of one model per seed, faster.
     """
-    output_names, train_inputs, train_labels, val_inputs, val_labels, weights, uncertainty = \
-        _check_fit(model, train_inputs, train_labels, val_inputs, val_labels, loss_weights, monitor)
-    epochs, batch_size, learning_rate, patience, check_every = _check_schedule(
-        epochs, batch_size, learning_rate, patience, check_every)
+    if not isinstance(model, keras.Model):
+        raise check.type_error("model", "a Keras model from build_multitask_model", model)
+    output_names = list(model.output.keys()) if isinstance(model.output, dict) else None
+    if output_names is None:
+        raise check.value_error("model", "a model with a dict of named task outputs (from "
+                                "build_multitask_model)", model)
+    train_inputs, val_inputs = _as_arrays(train_inputs, "train_inputs"), _as_arrays(
+        val_inputs, "val_inputs")
+    train_labels, val_labels = _as_arrays(train_labels, "train_labels"), _as_arrays(
+        val_labels, "val_labels")
+    for name, labels in (("train_labels", train_labels), ("val_labels", val_labels)):
+        missing = [task for task in output_names if task not in labels]
+        if missing:
+            raise check.value_error(name, f"labels for every head of the model {output_names}",
+                                    sorted(labels), f"labels for {sorted(labels)} (missing "
+                                    f"{missing})")
+    uncertainty = isinstance(loss_weights, str)
+    if uncertainty and loss_weights != "uncertainty":
+        raise check.value_error("loss_weights", "a dict {task: weight}, None or 'uncertainty'",
+                                loss_weights)
+    weights = dict.fromkeys(output_names, 1.0)
+    if isinstance(loss_weights, Mapping):
+        unknown = [task for task in loss_weights if task not in weights]
+        if unknown:
+            raise check.value_error("loss_weights", f"weights for the model's tasks "
+                                    f"{output_names}", dict(loss_weights),
+                                    f"{dict(loss_weights)!r} (unknown {unknown})")
+        weights.update({task: check.number(value, f"loss_weights[{task!r}]", minimum=0.0)
+                        for task, value in loss_weights.items()})
+    elif loss_weights is not None and not uncertainty:
+        raise check.type_error("loss_weights", "a dict {task: weight}, None or 'uncertainty'",
+                               loss_weights)
+    monitor = check.one_of(monitor, "monitor", tuple(output_names))
+    epochs = check.positive_int(epochs, "epochs")
+    batch_size = check.positive_int(batch_size, "batch_size")
+    learning_rate = check.number(learning_rate, "learning_rate", minimum=0.0,
+                                 exclusive_minimum=True)
+    patience = check.integer(patience, "patience", minimum=0)
     seed = check.seed(seed)
-    train_dataset, val_dataset, steps = _datasets(output_names, train_inputs, train_labels,
-                                                  val_inputs, val_labels, seed, batch_size,
-                                                  check_every)
-    trainer = _reusable_trainer(model, weights, uncertainty, learning_rate, steps=steps)
+    check_every = check.positive_int(check_every, "check_every")
+    check.same_length({**{f"train_inputs[{k!r}]": v for k, v in train_inputs.items()},
+                       **{f"train_labels[{k!r}]": v for k, v in train_labels.items()}})
+    tf = quiet_tensorflow()
+    set_seed(seed)
+    size = len(next(iter(train_labels.values())))
+    labels = {task: train_labels[task].astype(np.int32) for task in output_names}
+    train_dataset = tf.data.Dataset.from_tensor_slices((train_inputs, labels)).cache().shuffle(
+        size, seed=seed, reshuffle_each_iteration=True).batch(batch_size).repeat(check_every)  # one Keras epoch = check_every passes
+    val_dataset = tf.data.Dataset.from_tensor_slices(
+        (val_inputs, {task: val_labels[task].astype(np.int32) for task in output_names})
+    ).batch(1024)
+    trainer = _reusable_trainer(model, weights, uncertainty, learning_rate,
+                                steps=-(-size // batch_size) * check_every)
     stopper = keras.callbacks.EarlyStopping(monitor=f"val_{monitor}_loss",
                                             patience=-(-patience // check_every), mode="min",
                                             restore_best_weights=True)
@@ -350,102 +319,10 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
     model.set_weights(trainer.network.get_weights())  # the trained weights go to ``model``
     history.train_seconds = time.perf_counter() - started
     history.best_epoch = (int(np.argmin(history.history[f"val_{monitor}_loss"])) + 1) * check_every
-    history.task_weights = _task_weights(trainer, uncertainty)
-    return history
-
-
-def _task_weights(trainer, uncertainty: bool) -> dict:
-    return dict(zip(trainer.task_names, (
+    history.task_weights = dict(zip(trainer.task_names, (
         trainer.weighting.task_weights() if uncertainty else trainer.fixed_weights.astype(float)
     ), strict=True))
-
-
-class SeedRun:
-    """What :func:`fit_multitask_over_seeds` returns per seed: ``best_epoch`` (1-based, in passes),
-    ``task_weights`` (as :func:`fit_multitask`), ``val_losses`` (the monitored validation loss per
-    check until that seed stopped) and ``train_seconds`` (the wall time of the joint training,
-    shared by all seeds)."""
-
-    def __init__(self, best_epoch, task_weights, val_losses, train_seconds):
-        self.best_epoch, self.task_weights = best_epoch, task_weights
-        self.val_losses, self.train_seconds = val_losses, train_seconds
-
-    def __repr__(self):
-        return f"SeedRun(best_epoch={self.best_epoch}, train_seconds={self.train_seconds:.1f})"
-
-
-_SIDE_BY_SIDE: dict = {}
-
-
-def fit_multitask_over_seeds(models: Sequence, seeds: Sequence[int], train_inputs: Mapping,
-                             train_labels: Sequence[Mapping], val_inputs: Mapping,
-                             val_labels: Mapping, *, loss_weights: Mapping | str | None = None,
-                             epochs: int = 60, batch_size: int = 128, learning_rate: float = 3e-3,
-                             patience: int = 8, monitor: str = "digit", check_every: int = 1):
-    """:func:`fit_multitask` of ``models[k]`` with ``seed=seeds[k]`` and ``train_labels[k]``, for
-    every ``k``, trained side by side in one Keras model (:mod:`mmcourse.training.side_by_side`):
-    the same batches, steps and early stopping per seed as one call of :func:`fit_multitask` each,
-    with TensorFlow's fixed cost per step paid once for all seeds instead of once per seed.
-
-    ``models``: built by the caller, each under its own seed, with the same architecture.
-    Returns one :class:`SeedRun` per seed; the trained weights go to ``models``.
-    """
-    from mmcourse.training.side_by_side import (
-        PerCopyEarlyStopping,
-        SideBySide,
-        copy_prefix,
-        repeat_for_copies,
-        zip_copies,
-    )
-
-    models = check.sequence(models, "models", expected="a list of models from build_multitask_model")
-    seeds = [check.seed(seed, f"seeds[{index}]") for index, seed in enumerate(
-        check.sequence(seeds, "seeds", expected="a list of seeds, one per model"))]
-    train_labels = check.sequence(train_labels, "train_labels",
-                                  expected="a list of {task: labels}, one per model")
-    if not len(models) == len(seeds) == len(train_labels):
-        raise check.value_error("seeds", f"one seed and one train_labels per model ({len(models)})",
-                                seeds, f"{len(seeds)} seeds and {len(train_labels)} train_labels")
-    checked = [_check_fit(model, train_inputs, labels, val_inputs, val_labels, loss_weights,
-                          monitor, name=f"models[{index}]")
-               for index, (model, labels) in enumerate(zip(models, train_labels, strict=True))]
-    configs = {json.dumps(model.get_config(), sort_keys=True, default=repr) for model in models}
-    if len(configs) != 1:
-        raise check.value_error("models", "models of one architecture (the same build under "
-                                "different seeds)", models, f"{len(configs)} different architectures")
-    epochs, batch_size, learning_rate, patience, check_every = _check_schedule(
-        epochs, batch_size, learning_rate, patience, check_every)
-    output_names, _, _, val_inputs, val_labels, weights, uncertainty = checked[0]
-    pairs = [_datasets(output_names, inputs, labels, val_inputs, val_labels, seed, batch_size,
-                       check_every)
-             for (_, inputs, labels, *_), seed in zip(checked, seeds, strict=True)]
-    steps = pairs[0][2]
-    key = (configs.pop(), tuple(weights), uncertainty, float(learning_rate), steps, len(models))
-    joint = _SIDE_BY_SIDE.get(key)
-    if joint is None:
-        if len(_SIDE_BY_SIDE) >= _MAX_TRAINERS:
-            _SIDE_BY_SIDE.pop(next(iter(_SIDE_BY_SIDE)))
-        joint = SideBySide([_Trainer(keras.models.clone_model(models[0]), weights, uncertainty,
-                                     prefix=copy_prefix(index)) for index in range(len(models))])
-        joint.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps)
-        _SIDE_BY_SIDE[key] = joint
-    for trainer, model in zip(joint.copies, models, strict=True):
-        _start(trainer, model, weights)
-    _restart_optimizer(joint, learning_rate)
-    stopper = PerCopyEarlyStopping(
-        [f"val_{copy_prefix(index)}{monitor}_loss" for index in range(len(models))],
-        patience=-(-patience // check_every))
-    started = time.perf_counter()
-    joint.fit(zip_copies([pair[0] for pair in pairs]),
-              validation_data=repeat_for_copies(pairs[0][1], len(models)),
-              epochs=-(-epochs // check_every), callbacks=[stopper], verbose=0, shuffle=False)
-    seconds = time.perf_counter() - started
-    runs = []
-    for index, (trainer, model) in enumerate(zip(joint.copies, models, strict=True)):
-        model.set_weights(trainer.network.get_weights())
-        runs.append(SeedRun(stopper.best_epochs[index] * check_every,
-                            _task_weights(trainer, uncertainty), stopper.histories[index], seconds))
-    return runs
+    return history
 
 
 def predict_tasks(model, inputs: Mapping) -> dict:
