@@ -11,6 +11,10 @@ nothing in the checkout changes; each notebook then runs in its own Python subpr
 executes it with ``nbclient`` in a fresh ``python3`` kernel, working directory = the notebook's
 folder in the copy, cell timeout 600 s. Notebooks run one after another, never in parallel.
 
+The run starts with an empty cache of lesson 07's unimodal models (``MMCOURSE_MODELS`` set to a
+scratch folder): the first notebook that needs them trains them and the later ones load them,
+as on a learner's fresh machine going through the course in order.
+
 * **wall time**: from starting the kernel to the end of the last cell (``nbclient``'s
   ``execute()``), measured in that subprocess;
 * **peak RSS**: the kernel's process tree — after every cell the runner reads ``VmHWM`` (the
@@ -149,14 +153,19 @@ def run(quick: bool = False, out_dir=None, only: str | None = None,
     with tempfile.TemporaryDirectory(prefix="mmcourse-runtime-") as scratch:
         copy = _copy_repository(Path(scratch)) if root == _common.REPO_ROOT else _copy_tree(
             root, Path(scratch))
+        # an empty model cache for the run: the first lesson that needs lesson 07's unimodal
+        # models (mmcourse.pretrained) trains them, later ones load them, as for a learner
+        # going through the course in order on a fresh machine
+        models_cache = Path(scratch) / "models-cache"
         for relative in relative_paths:
             print(f"executing {relative} …", file=sys.stderr, flush=True)
             completed = subprocess.run(
                 [sys.executable, "-m", "benchmarks.course_runtime", "--execute-one",
                  str(copy / relative)],
                 capture_output=True, text=True, cwd=_common.REPO_ROOT,
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                    filter(None, [str(_common.REPO_ROOT), os.environ.get("PYTHONPATH")]))},
+                env={**os.environ, "MMCOURSE_MODELS": str(models_cache),
+                     "PYTHONPATH": os.pathsep.join(
+                         filter(None, [str(_common.REPO_ROOT), os.environ.get("PYTHONPATH")]))},
             )
             try:
                 measured = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -220,6 +229,10 @@ def _write(rows, planned, machine, quick, only, out_dir, start):
         "Executed one after another from a temporary copy of the repository, each in a fresh "
         f"python3 kernel started by nbclient (cell timeout {CELL_TIMEOUT_S} s); wall time "
         "includes kernel start-up.",
+        "The run starts with an empty cache of lesson 07's unimodal models "
+        "(`mmcourse.pretrained`): the first notebook that needs them (lesson 08 in a full run) "
+        "trains them, later ones load them. A run with --only that skips lesson 08 trains them "
+        "in the first matching notebook that needs them.",
         "Peak RSS = max(sum of VmHWM over the kernel's process tree sampled after every cell, "
         "getrusage(RUSAGE_CHILDREN).ru_maxrss of the runner after the kernel exited).",
         "The machine is shared: other processes running at the same time slow notebooks down; "

@@ -33,6 +33,7 @@ _SUBMODULES = (
     "multitask",
     "multitask_keras",
     "plotting",
+    "pretrained",
     "privacy",
     "robustness",
     "syllabus",
