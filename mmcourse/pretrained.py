@@ -212,12 +212,23 @@ def unimodal_models(train, val, *, modalities: Sequence[str] = MODALITIES, seed:
     else:
         key = cache_key(train, val, modalities=modalities, seed=seed, epochs=epochs,
                         patience=patience)
-        place.mkdir(parents=True, exist_ok=True)
-        with _locked(place / f"unimodal-{key}.lock"):
-            trained = _load(place, key, modalities)
+        with contextlib.ExitStack() as stack:
+            try:
+                place.mkdir(parents=True, exist_ok=True)
+                stack.enter_context(_locked(place / f"unimodal-{key}.lock"))
+            except OSError as error:  # a read-only home, a full disk: train, keep nothing
+                warnings.warn(f"cannot use the model cache {place} ({error}); training without "
+                              "it", RuntimeWarning, stacklevel=2)
+                place = None
+            trained = _load(place, key, modalities) if place is not None else None
             if trained is None:
                 started = time.perf_counter()
                 trained = _train(train, val, modalities, seed, epochs, patience)
-                _save(trained, place, key, time.perf_counter() - started)
+                if place is not None:
+                    try:
+                        _save(trained, place, key, time.perf_counter() - started)
+                    except OSError as error:
+                        warnings.warn(f"could not save to the model cache {place} ({error})",
+                                      RuntimeWarning, stacklevel=2)
     env.set_seed(seed)
     return trained

@@ -160,6 +160,15 @@ def test_caching_off_writes_nothing(splits, tmp_path, monkeypatch):
     assert not (tmp_path / "models").exists()
 
 
+def test_an_unwritable_cache_folder_trains_with_a_warning(splits, tmp_path):
+    train, val = splits
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.warns(RuntimeWarning, match="cannot use the model cache"):
+        trained = pretrained.unimodal_models(train, val, folder=blocked / "models", **IMAGE_ONLY)
+    assert sorted(trained) == ["image"]
+
+
 def test_two_callers_at_once_train_once(splits, tmp_path, monkeypatch):
     train, val = splits
     calls, real_train = [], pretrained._train
