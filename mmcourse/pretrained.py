@@ -153,17 +153,14 @@ def _train(train, val, modalities, seed, epochs, patience) -> dict:
 
 
 def _load(folder: Path, key: str, modalities) -> dict | None:
-    import keras
-
-    import mmcourse.features.audio  # noqa: F401 - registers the MFCC layer the audio model holds
-    import mmcourse.models  # noqa: F401 - registers the fusion layers
+    # the grader's loader: it registers the course's own layers (the audio model's MFCC) first
+    from mmcourse.grading.tasks import _load_keras_safely
 
     manifest = folder / f"unimodal-{key}.json"
     if not manifest.is_file():
         return None
     try:
-        return {modality: keras.saving.load_model(folder / f"unimodal-{key}-{modality}.keras",
-                                                  compile=False)
+        return {modality: _load_keras_safely(folder / f"unimodal-{key}-{modality}.keras")
                 for modality in modalities}
     except Exception as error:  # noqa: BLE001 - a damaged cache is retrained, never trusted
         warnings.warn(f"the cached unimodal models {key} did not load ({error}); retraining them",
