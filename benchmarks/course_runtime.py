@@ -22,6 +22,9 @@ as on a learner's fresh machine going through the course in order.
   descendants and sums them; the largest sum is kept. As a cross-check the runner also reports
   ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` after the kernel exited (the largest single
   child process's peak). The table's peak RSS is the larger of the two.
+* **× lesson 00**: wall time over lesson 00's in the same run (the budgets of issues 16-18:
+  each lesson ≤ 5×, each solution ≤ 3×). Lesson 00 runs first and once more at the end; the
+  faster of the two is the reference, so a cold first start cannot flatter the ratios.
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ LESSON_LIMIT_S = 90.0
 TOTAL_LIMIT_S = 15 * 60.0
 RSS_LIMIT_MB = 3 * 1024.0
 CELL_TIMEOUT_S = 600
+# Run-time budgets of issues 16-18, as ratios to lesson 00 (kernel start + imports) in the same run:
+# timings on shared machines vary 2-3x between runs, their ratios much less.
+REFERENCE = "notebooks/00_welcome.ipynb"
+LESSON_RATIO = 5.0
+SOLUTION_RATIO = 3.0
 
 
 def find_notebooks(root: Path, only: str | None = None) -> list[str]:
@@ -157,7 +165,7 @@ def run(quick: bool = False, out_dir=None, only: str | None = None,
         # models (mmcourse.pretrained) trains them, later ones load them, as for a learner
         # going through the course in order on a fresh machine
         models_cache = Path(scratch) / "models-cache"
-        for relative in relative_paths:
+        def measure(relative):
             print(f"executing {relative} …", file=sys.stderr, flush=True)
             completed = subprocess.run(
                 [sys.executable, "-m", "benchmarks.course_runtime", "--execute-one",
@@ -168,11 +176,13 @@ def run(quick: bool = False, out_dir=None, only: str | None = None,
                          filter(None, [str(_common.REPO_ROOT), os.environ.get("PYTHONPATH")]))},
             )
             try:
-                measured = json.loads(completed.stdout.strip().splitlines()[-1])
+                return json.loads(completed.stdout.strip().splitlines()[-1])
             except (json.JSONDecodeError, IndexError):
-                measured = {"wall_s": None, "peak_rss_mb": None,
-                            "error": f"runner failed: {completed.stderr.strip()[-300:]}"}
-            row = {"notebook": relative, **measured}
+                return {"wall_s": None, "peak_rss_mb": None,
+                        "error": f"runner failed: {completed.stderr.strip()[-300:]}"}
+
+        for relative in relative_paths:
+            row = {"notebook": relative, **measure(relative)}
             row["status"] = "error: " + row["error"] if row.get("error") else "ok"
             is_lesson = relative.startswith("notebooks/")
             wall = row.get("wall_s")
@@ -190,11 +200,38 @@ def run(quick: bool = False, out_dir=None, only: str | None = None,
                   f"{peak if peak is None else round(peak)} MB, {row['status']}",
                   file=sys.stderr, flush=True)
             _write(rows, len(relative_paths), machine, quick, only, out_dir, start)
+        if REFERENCE in relative_paths and len(relative_paths) > 1:
+            # lesson 00 once more, last: the first notebook of a run also pays for cold disk
+            # caches, so the ratios use the faster of its two runs (the stricter reference)
+            repeat = measure(REFERENCE).get("wall_s")
+            return _write(rows, len(relative_paths), machine, quick, only, out_dir, start,
+                          reference_repeat_s=repeat)
     return _write(rows, len(relative_paths), machine, quick, only, out_dir, start)
 
 
-def _write(rows, planned, machine, quick, only, out_dir, start):
+def _reference_runs(rows, repeat_s=None) -> list:
+    """Lesson 00's wall times in this run: its row, then the repeat after the last notebook."""
+    times = [row["wall_s"] for row in rows if row["notebook"] == REFERENCE and row["wall_s"]]
+    return times + ([repeat_s] if repeat_s else [])
+
+
+def _reference_s(rows, repeat_s=None):
+    """The faster of lesson 00's runs (None if it was not run)."""
+    times = _reference_runs(rows, repeat_s)
+    return min(times) if times else None
+
+
+def _write(rows, planned, machine, quick, only, out_dir, start, reference_repeat_s=None):
     """Write the results so far (called after every notebook, so a cut-short run leaves data)."""
+    reference = _reference_s(rows, reference_repeat_s)
+    for row in rows:
+        row["x_lesson_00"] = (round(row["wall_s"] / reference, 2)
+                              if reference and row["wall_s"] else None)
+    budget = {"lesson": LESSON_RATIO, "solution": SOLUTION_RATIO}
+    over_ratio = {kind: [f"{row['notebook']} ({row['x_lesson_00']:.1f}×)" for row in rows
+                         if row["kind"] == kind and row["x_lesson_00"] is not None
+                         and row["x_lesson_00"] > limit]
+                  for kind, limit in budget.items()}
     total = sum(row["wall_s"] or 0.0 for row in rows)
     lessons_total = sum(row["wall_s"] or 0.0 for row in rows if row["kind"] == "lesson")
     max_peak = max((row["peak_rss_mb"] or 0.0) for row in rows)
@@ -216,11 +253,19 @@ def _write(rows, planned, machine, quick, only, out_dir, start):
          "measured": ("all within" if not heavy else "over: " + ", ".join(heavy))
          + f" (largest {max_peak:,.0f} MB)",
          "met": not heavy},
+        *({"target": f"each {kind} ≤ {limit:g}× lesson 00 (issues 16-18)",
+           "measured": ("no reference: lesson 00 not run" if reference is None else
+                        ("all within" if not over_ratio[kind] else
+                         "over: " + ", ".join(over_ratio[kind]))
+                        + f" (lesson 00: {reference:.1f} s)"),
+           "met": None if reference is None else not over_ratio[kind]}
+          for kind, limit in budget.items()),
         {"target": "every notebook runs without error",
          "measured": "all ran" if not failed else "failed: " + ", ".join(failed),
          "met": not failed},
     ]
-    columns = [("notebook", "notebook"), ("wall_s", "wall s"), ("peak_rss_mb", "peak RSS MB"),
+    columns = [("notebook", "notebook"), ("wall_s", "wall s"), ("x_lesson_00", "× lesson 00"),
+               ("peak_rss_mb", "peak RSS MB"),
                ("tree_peak_rss_mb", "kernel tree VmHWM MB"),
                ("children_maxrss_mb", "ru_maxrss MB"), ("within_targets", "within targets"),
                ("misses", "misses"), ("status", "status")]
@@ -233,6 +278,11 @@ def _write(rows, planned, machine, quick, only, out_dir, start):
         "(`mmcourse.pretrained`): the first notebook that needs them (lesson 08 in a full run) "
         "trains them, later ones load them. A run with --only that skips lesson 08 trains them "
         "in the first matching notebook that needs them.",
+        "× lesson 00 = wall time / lesson 00's wall time in the same run; lesson 00 runs "
+        "first and once more after the last notebook (not in the table or the total), and the "
+        "faster of the two is the reference"
+        + (f" (here {', '.join(f'{t:.1f} s' for t in _reference_runs(rows, reference_repeat_s))})"
+           if reference else "") + ".",
         "Peak RSS = max(sum of VmHWM over the kernel's process tree sampled after every cell, "
         "getrusage(RUSAGE_CHILDREN).ru_maxrss of the runner after the kernel exited).",
         "The machine is shared: other processes running at the same time slow notebooks down; "
@@ -242,7 +292,9 @@ def _write(rows, planned, machine, quick, only, out_dir, start):
         notes.insert(0, f"IN PROGRESS / CUT SHORT: {len(rows)} of {planned} notebooks measured.")
     settings = {"notebooks": len(rows), "planned": planned, "only": only, "quick": quick,
                 "lesson_limit_s": LESSON_LIMIT_S, "total_limit_s": TOTAL_LIMIT_S,
-                "rss_limit_mb": RSS_LIMIT_MB}
+                "rss_limit_mb": RSS_LIMIT_MB, "lesson_ratio": LESSON_RATIO,
+                "solution_ratio": SOLUTION_RATIO, "reference_s": reference,
+                "reference_repeat_s": reference_repeat_s}
     name = "course_runtime" if full else "course_runtime_partial"
     return _common.write_results(
         name, title="Course runtime", machine=machine, settings=settings,

@@ -29,8 +29,8 @@ quiet_tensorflow()
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-__all__ = ["MaskedSparseCrossentropy", "UncertaintyWeighting", "build_multitask_model",
-           "fit_multitask", "predict_tasks"]
+__all__ = ["MaskedSparseCrossentropy", "MultitaskHistory", "UncertaintyWeighting",
+           "build_multitask_model", "fit_multitask", "predict_tasks"]
 
 
 @keras.saving.register_keras_serializable(package="mmcourse")
@@ -160,74 +160,123 @@ def build_multitask_model(feature_dims: Mapping[str, int], tasks: Mapping[str, i
     return keras.Model(inputs, outputs, name=name or "multitask")
 
 
-class _Trainer(keras.Model):
-    """Wraps a multi-task network; its loss is the weighted (or uncertainty-weighted) sum."""
+class _Trainer:
+    """A multi-task network's training: its loss (the weighted or uncertainty-weighted sum of
+    the task losses), Adam, and two compiled TensorFlow functions — one runs whole passes over
+    the training data, one computes the validation losses.
 
-    def __init__(self, network, weights, uncertainty: bool):
-        super().__init__(name=f"{network.name}_trainer")
-        self.network = network
-        self.task_names = tuple(weights)
-        self.fixed_weights = np.asarray([weights[t] for t in self.task_names], "float32")
-        # a variable, not a constant of the traced step: a cached trainer serves every weighting
-        self.weight_vector = keras.Variable(self.fixed_weights, trainable=False,
-                                            name="loss_weights")
+    A hand-written loop (``tf.GradientTape`` + ``optimizer.apply``, as in keras.io's "Writing a
+    training loop from scratch") instead of ``Model.fit``: for these small heads Keras's
+    per-step and per-epoch bookkeeping cost several times the training itself.
+    """
+
+    def __init__(self, model, task_names, uncertainty: bool, learning_rate: float,
+                 batch_size: int):
+        self.tf = quiet_tensorflow()
+        self.network = keras.models.clone_model(model)
+        self.task_names = tuple(task_names)
+        self.batch_size = batch_size
         self.task_loss = MaskedSparseCrossentropy()
         self.weighting = UncertaintyWeighting(len(self.task_names), name="uncertainty") \
             if uncertainty else None
-        self.trackers = [keras.metrics.Mean(name=f"{task}_loss") for task in self.task_names]
-        if self.weighting is not None:  # its variable exists before the first traced step
-            self.weighting.build((len(self.task_names),))
-        self.built = True  # the network is built already; nothing else to build
-
-    def call(self, inputs, training=False):
-        return self.network(inputs, training=training)
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        losses = [self.task_loss(y[task], y_pred[task]) for task in self.task_names]
-        for tracker, loss in zip(self.trackers, losses, strict=True):
-            tracker.update_state(loss)
-        stacked = ops.stack(losses)
+        self.variables = list(self.network.trainable_variables)
         if self.weighting is not None:
-            return self.weighting(stacked)
-        return ops.sum(stacked * self.weight_vector)
+            self.weighting.build((len(self.task_names),))
+            self.variables.append(self.weighting.log_variances)
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+        self.optimizer.build(self.variables)
+        self.train_passes = self.tf.function(self._train_passes, reduce_retracing=True)
+        self.val_losses = self.tf.function(self._task_losses, reduce_retracing=True)
 
-    @property
-    def metrics(self):
-        return [*super().metrics, *self.trackers]
+    def _task_losses(self, inputs, labels):
+        probabilities = self.network(inputs, training=False)
+        return ops.stack([self.task_loss(labels[t], probabilities[t]) for t in self.task_names])
+
+    def _train_passes(self, inputs, labels, orders, loss_weights):
+        # orders: int32 (passes, N), one permutation of the training samples per pass; each pass
+        # walks it in batches of batch_size (the last one smaller)
+        tf = self.tf
+        size = tf.shape(orders)[1]
+        steps = (size + self.batch_size - 1) // self.batch_size
+        for index in tf.range(tf.shape(orders)[0] * steps):  # one loop: pass index // steps
+            self._step(inputs, labels, orders[index // steps], index % steps, loss_weights)
+        return size
+
+    def _step(self, inputs, labels, order, step, loss_weights):
+        tf = self.tf
+        chosen = order[step * self.batch_size:(step + 1) * self.batch_size]
+        batch = {m: tf.gather(values, chosen) for m, values in inputs.items()}
+        with tf.GradientTape() as tape:
+            probabilities = self.network(batch, training=True)
+            losses = ops.stack([self.task_loss(tf.gather(labels[t], chosen), probabilities[t])
+                                for t in self.task_names])
+            total = self.weighting(losses) if self.weighting is not None \
+                else ops.sum(losses * loss_weights)
+        gradients = tape.gradient(total, self.variables)
+        self.optimizer.apply(gradients, self.variables)
+
+    def restart(self, model, learning_rate: float):
+        """Start from ``model``'s weights, a fresh Adam and the initial log-variances."""
+        self.network.set_weights(model.get_weights())
+        if self.weighting is not None:
+            self.weighting.log_variances.assign(np.full(
+                len(self.task_names), self.weighting.initial_log_variance, "float32"))
+        for variable in self.optimizer.variables:  # Adam's step count and moments restart
+            if not variable.name.endswith("learning_rate"):
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+        self.optimizer.learning_rate = float(learning_rate)
+
+    def state(self) -> list:
+        return [np.array(v) for v in (self.network.get_weights() + (
+            [self.weighting.log_variances.numpy()] if self.weighting is not None else []))]
+
+    def set_state(self, state: list) -> None:
+        if self.weighting is not None:
+            self.weighting.log_variances.assign(state[-1])
+            state = state[:-1]
+        self.network.set_weights(state)
 
 
-# Compiled trainers, reused across calls: tracing Keras's train and test steps costs about a
-# second per fit, more than training these small heads. A trainer serves every model with the
-# same architecture (config), tasks and learning rate; each fit sets its loss weights and starts it
-# from the caller's model weights and a fresh optimizer, so it trains exactly like a new one.
+# Trainers, reused across calls: tracing the two functions costs about a second, more than
+# training these small heads. A trainer serves every model with the same architecture (config),
+# tasks, weighting kind, learning rate and batch size; each fit starts it from the caller's model
+# weights and a fresh optimizer, so it trains exactly like a new one.
 _TRAINERS: dict = {}
 _MAX_TRAINERS = 16
 
 
-def _reusable_trainer(model, weights: dict, uncertainty: bool, learning_rate: float,
-                      steps: int):
+def _reusable_trainer(model, task_names, uncertainty: bool, learning_rate: float,
+                      batch_size: int) -> _Trainer:
     key = (json.dumps(model.get_config(), sort_keys=True, default=repr),
-           tuple(weights), uncertainty, float(learning_rate), steps)
+           tuple(task_names), uncertainty, float(learning_rate), batch_size)
     trainer = _TRAINERS.get(key)
     if trainer is None:
         if len(_TRAINERS) >= _MAX_TRAINERS:
             _TRAINERS.pop(next(iter(_TRAINERS)))
-        trainer = _Trainer(keras.models.clone_model(model), weights, uncertainty)
-        # one call of the compiled step runs a whole Keras epoch's batches (the same batches, in the
-        # same order, as one call per batch; less Python between them)
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), steps_per_execution=steps)
+        trainer = _Trainer(model, task_names, uncertainty, learning_rate, batch_size)
         _TRAINERS[key] = trainer
-    trainer.network.set_weights(model.get_weights())
-    trainer.fixed_weights = np.asarray([weights[t] for t in trainer.task_names], "float32")
-    trainer.weight_vector.assign(trainer.fixed_weights)
-    if trainer.weighting is not None:  # the learned log-variances restart at their initial value
-        trainer.weighting.log_variances.assign(np.full(
-            len(trainer.task_names), trainer.weighting.initial_log_variance, "float32"))
-    for variable in trainer.optimizer.variables:  # Adam's step count and moments restart
-        if not variable.name.endswith("learning_rate"):
-            variable.assign(np.zeros(variable.shape, variable.dtype))
-    trainer.optimizer.learning_rate = float(learning_rate)
+    trainer.restart(model, learning_rate)
     return trainer
+
+
+class MultitaskHistory:
+    """What :func:`fit_multitask` returns.
+
+    * ``history``: ``{"val_<task>_loss": [one value per validation check]}`` for every task;
+    * ``best_epoch``: the pass (1-based, a multiple of ``check_every``) whose weights were kept;
+    * ``train_seconds``: wall time of the training loop;
+    * ``task_weights``: ``{task: weight}`` at the end (the learned ``exp(-s)`` for
+      ``"uncertainty"``, else the fixed weights).
+    """
+
+    def __init__(self, history: dict, best_epoch: int, train_seconds: float,
+                 task_weights: dict):
+        self.history, self.best_epoch = history, best_epoch
+        self.train_seconds, self.task_weights = train_seconds, task_weights
+
+    def __repr__(self):
+        return (f"MultitaskHistory(best_epoch={self.best_epoch}, checks="
+                f"{len(next(iter(self.history.values()), []))}, task_weights={self.task_weights})")
 
 
 def _as_arrays(inputs, name: str) -> dict:
@@ -240,21 +289,22 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
                   val_labels: Mapping, *, loss_weights: Mapping | str | None = None,
                   epochs: int = 60, batch_size: int = 128, learning_rate: float = 3e-3,
                   patience: int = 8, monitor: str = "digit", seed: int = 0,
-                  check_every: int = 1):
+                  check_every: int = 1) -> MultitaskHistory:
     """Train ``model`` (from :func:`build_multitask_model`) on the sum of its task losses.
 
     inputs: ``{modality: float32 (N, d)}``; labels: ``{task: int (N,)}`` for every head of the
     model (``-1`` = unknown: such a sample does not count for that task).
     ``loss_weights``: ``{task: weight >= 0}`` (missing tasks: 1; ``None``: all 1), or
-    ``"uncertainty"`` for learned :class:`UncertaintyWeighting`. Adam(``learning_rate``);
-    early stopping on the validation loss of task ``monitor`` (``patience`` epochs), keeping
-    the best weights. Seeded: ``set_seed(seed)`` and the batches are shuffled with ``seed``.
-    ``check_every``: passes over the training data between two validation checks (``epochs``
-    and ``patience`` count passes and are rounded up to multiples of it); checking less often
-    saves Keras's per-epoch overhead, which dominates the run time of these small heads.
+    ``"uncertainty"`` for learned :class:`UncertaintyWeighting`. Adam(``learning_rate``) on
+    batches of ``batch_size``, in a fresh random order every pass (drawn from ``seed``).
+    Early stopping on the validation loss of task ``monitor``: checked every ``check_every``
+    passes over the training data; training stops after ``patience`` passes without a new
+    minimum and the weights of the best check are kept (also when it did not stop early).
+    ``epochs`` and ``patience`` count passes and are rounded up to multiples of
+    ``check_every``. Seeded: ``set_seed(seed)`` first, so dropout and the order are reproducible.
 
-    Returns the Keras ``History`` with ``best_epoch`` (1-based), ``train_seconds`` and
-    ``task_weights`` (the final weights per task; learned ones for ``"uncertainty"``).
+    Returns a :class:`MultitaskHistory` (``history``, ``best_epoch``, ``train_seconds``,
+    ``task_weights``).
     """
     if not isinstance(model, keras.Model):
         raise check.type_error("model", "a Keras model from build_multitask_model", model)
@@ -298,31 +348,48 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
     check_every = check.positive_int(check_every, "check_every")
     check.same_length({**{f"train_inputs[{k!r}]": v for k, v in train_inputs.items()},
                        **{f"train_labels[{k!r}]": v for k, v in train_labels.items()}})
+    check.same_length({**{f"val_inputs[{k!r}]": v for k, v in val_inputs.items()},
+                       **{f"val_labels[{k!r}]": v for k, v in val_labels.items()}})
     tf = quiet_tensorflow()
     set_seed(seed)
     size = len(next(iter(train_labels.values())))
-    labels = {task: train_labels[task].astype(np.int32) for task in output_names}
-    train_dataset = tf.data.Dataset.from_tensor_slices((train_inputs, labels)).cache().shuffle(
-        size, seed=seed, reshuffle_each_iteration=True).batch(batch_size).repeat(check_every)  # one Keras epoch = check_every passes
-    val_dataset = tf.data.Dataset.from_tensor_slices(
-        (val_inputs, {task: val_labels[task].astype(np.int32) for task in output_names})
-    ).batch(1024)
-    trainer = _reusable_trainer(model, weights, uncertainty, learning_rate,
-                                steps=-(-size // batch_size) * check_every)
-    stopper = keras.callbacks.EarlyStopping(monitor=f"val_{monitor}_loss",
-                                            patience=-(-patience // check_every), mode="min",
-                                            restore_best_weights=True)
+    tasks = tuple(output_names)
+
+    def tensors(inputs, labels):
+        return ({m: tf.constant(v, tf.float32) for m, v in inputs.items()},
+                {t: tf.constant(labels[t].astype(np.int32)) for t in tasks})
+
+    train_x, train_y = tensors(train_inputs, train_labels)
+    val_x, val_y = tensors(val_inputs, val_labels)
+    trainer = _reusable_trainer(model, tasks, uncertainty, learning_rate, batch_size)
+    fixed = tf.constant([weights[t] for t in tasks], tf.float32)
+    order = np.random.default_rng(seed)
+    checks, wait = -(-epochs // check_every), -(-patience // check_every)
+    history = {f"val_{t}_loss": [] for t in tasks}
+    best, best_check, best_state, since_best = np.inf, 0, None, 0
     started = time.perf_counter()
-    history = trainer.fit(train_dataset, validation_data=val_dataset,
-                          epochs=-(-epochs // check_every),
-                          callbacks=[stopper], verbose=0, shuffle=False)
+    for index in range(checks):
+        orders = np.stack([order.permutation(size) for _ in range(check_every)]).astype(np.int32)
+        trainer.train_passes(train_x, train_y, tf.constant(orders), fixed)
+        losses = np.asarray(trainer.val_losses(val_x, val_y), dtype=np.float64)
+        for task, value in zip(tasks, losses, strict=True):
+            history[f"val_{task}_loss"].append(float(value))
+        current = losses[tasks.index(monitor)]
+        if current < best:  # a new minimum (as Keras's EarlyStopping, min_delta=0)
+            best, best_check, best_state, since_best = current, index, trainer.state(), 0
+        else:
+            since_best += 1
+            if since_best >= wait:
+                break
+    if best_state is not None:  # NaN losses never set one: keep the last weights then
+        trainer.set_state(best_state)
+    final_weights = (trainer.weighting.task_weights() if uncertainty  # those of the kept check
+                     else np.asarray([weights[t] for t in tasks], float))
     model.set_weights(trainer.network.get_weights())  # the trained weights go to ``model``
-    history.train_seconds = time.perf_counter() - started
-    history.best_epoch = (int(np.argmin(history.history[f"val_{monitor}_loss"])) + 1) * check_every
-    history.task_weights = dict(zip(trainer.task_names, (
-        trainer.weighting.task_weights() if uncertainty else trainer.fixed_weights.astype(float)
-    ), strict=True))
-    return history
+    return MultitaskHistory(
+        history, best_epoch=(best_check + 1) * check_every,
+        train_seconds=time.perf_counter() - started,
+        task_weights=dict(zip(tasks, (float(w) for w in final_weights), strict=True)))
 
 
 def predict_tasks(model, inputs: Mapping) -> dict:
