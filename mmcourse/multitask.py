@@ -14,7 +14,8 @@ its references cheaply:
   ``sum_i exp(-s_i) L_i + s_i / 2`` with ``s_i = log sigma_i^2`` learned.
 
 The Keras parts — :class:`UncertaintyWeighting` (a layer), :class:`MaskedSparseCrossentropy`
-(a loss), :func:`build_multitask_model`, :func:`fit_multitask`, :func:`predict_tasks` — live in
+(a loss), :func:`build_multitask_model`, :func:`fit_multitask` (and
+:func:`fit_multitask_seeds`, several seeds side by side), :func:`predict_tasks` — live in
 :mod:`mmcourse.multitask_keras` and are importable from here too (TensorFlow is imported on the
 first such access only).
 """
@@ -48,6 +49,7 @@ __all__ = [
     "MaskedSparseCrossentropy",  # noqa: F822 - lazy, see __getattr__
     "build_multitask_model",  # noqa: F822 - lazy, see __getattr__
     "fit_multitask",  # noqa: F822 - lazy, see __getattr__
+    "fit_multitask_seeds",  # noqa: F822 - lazy, see __getattr__
     "predict_tasks",  # noqa: F822 - lazy, see __getattr__
 ]
 
@@ -55,7 +57,7 @@ UNKNOWN = -1  # the label of a sample whose label is hidden
 HINT_TYPES = ("exact", "arithmetic", "partial")
 TASK_NAMES = ("digit", "parity", "is_large", "hint_type", "speaker")
 _KERAS_NAMES = ("UncertaintyWeighting", "MaskedSparseCrossentropy", "build_multitask_model",
-                "fit_multitask", "predict_tasks")
+                "fit_multitask", "fit_multitask_seeds", "predict_tasks")
 
 
 def __getattr__(name: str):

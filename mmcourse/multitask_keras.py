@@ -30,7 +30,7 @@ import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
 __all__ = ["MaskedSparseCrossentropy", "MultitaskHistory", "UncertaintyWeighting",
-           "build_multitask_model", "fit_multitask", "predict_tasks"]
+           "build_multitask_model", "fit_multitask", "fit_multitask_seeds", "predict_tasks"]
 
 
 @keras.saving.register_keras_serializable(package="mmcourse")
@@ -285,6 +285,28 @@ def _as_arrays(inputs, name: str) -> dict:
     return {key: np.asarray(value) for key, value in inputs.items()}
 
 
+def _loss_weights(loss_weights, output_names) -> tuple[dict, bool]:
+    """``({task: weight}, uncertainty?)`` from fit_multitask's ``loss_weights`` (validated)."""
+    output_names = list(output_names)
+    uncertainty = isinstance(loss_weights, str)
+    if uncertainty and loss_weights != "uncertainty":
+        raise check.value_error("loss_weights", "a dict {task: weight}, None or 'uncertainty'",
+                                loss_weights)
+    weights = dict.fromkeys(output_names, 1.0)
+    if isinstance(loss_weights, Mapping):
+        unknown = [task for task in loss_weights if task not in weights]
+        if unknown:
+            raise check.value_error("loss_weights", f"weights for the model's tasks "
+                                    f"{output_names}", dict(loss_weights),
+                                    f"{dict(loss_weights)!r} (unknown {unknown})")
+        weights.update({task: check.number(value, f"loss_weights[{task!r}]", minimum=0.0)
+                        for task, value in loss_weights.items()})
+    elif loss_weights is not None and not uncertainty:
+        raise check.type_error("loss_weights", "a dict {task: weight}, None or 'uncertainty'",
+                               loss_weights)
+    return weights, uncertainty
+
+
 def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_inputs: Mapping,
                   val_labels: Mapping, *, loss_weights: Mapping | str | None = None,
                   epochs: int = 60, batch_size: int = 128, learning_rate: float = 3e-3,
@@ -322,22 +344,7 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
             raise check.value_error(name, f"labels for every head of the model {output_names}",
                                     sorted(labels), f"labels for {sorted(labels)} (missing "
                                     f"{missing})")
-    uncertainty = isinstance(loss_weights, str)
-    if uncertainty and loss_weights != "uncertainty":
-        raise check.value_error("loss_weights", "a dict {task: weight}, None or 'uncertainty'",
-                                loss_weights)
-    weights = dict.fromkeys(output_names, 1.0)
-    if isinstance(loss_weights, Mapping):
-        unknown = [task for task in loss_weights if task not in weights]
-        if unknown:
-            raise check.value_error("loss_weights", f"weights for the model's tasks "
-                                    f"{output_names}", dict(loss_weights),
-                                    f"{dict(loss_weights)!r} (unknown {unknown})")
-        weights.update({task: check.number(value, f"loss_weights[{task!r}]", minimum=0.0)
-                        for task, value in loss_weights.items()})
-    elif loss_weights is not None and not uncertainty:
-        raise check.type_error("loss_weights", "a dict {task: weight}, None or 'uncertainty'",
-                               loss_weights)
+    weights, uncertainty = _loss_weights(loss_weights, output_names)
     monitor = check.one_of(monitor, "monitor", tuple(output_names))
     epochs = check.positive_int(epochs, "epochs")
     batch_size = check.positive_int(batch_size, "batch_size")
@@ -390,6 +397,272 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
         history, best_epoch=(best_check + 1) * check_every,
         train_seconds=time.perf_counter() - started,
         task_weights=dict(zip(tasks, (float(w) for w in final_weights), strict=True)))
+
+
+class _StackedTrainer:
+    """Several seeds' copies of one :func:`build_multitask_model` network trained side by side.
+
+    Every weight gets a leading seed axis (a kernel ``(D, H)`` becomes ``(S, D, H)``) and each
+    layer is one ``einsum`` over all seeds, so a training step runs the same number of
+    TensorFlow operations for ``S`` seeds as for one; that number, not the arithmetic, is what
+    these small heads' steps cost. The seeds share nothing but the operations: each has its own
+    weights, batches (its own order), labels, loss and Adam moments (Adam is elementwise), and
+    the summed loss gives each seed exactly its own gradient.
+    """
+
+    def __init__(self, model, num_seeds: int, task_names, uncertainty: bool,
+                 learning_rate: float, batch_size: int):
+        self.tf = quiet_tensorflow()
+        self.order, self.trunk, self.heads = _stack_plan(model)
+        self.task_names = tuple(task_names)
+        self.batch_size = batch_size
+        self.num_seeds = num_seeds
+        self.uncertainty = uncertainty
+        self.initial_log_variance = 0.0
+        self.dense = []  # [(kernel (S, D, H), bias (S, 1, H))], trunk layers then one per head
+        for name in (*self.trunk, *self.task_names):
+            kernel, bias = model.get_layer(name).get_weights()
+            self.dense.append((
+                keras.Variable(np.zeros((num_seeds, *kernel.shape), "float32"), name=f"{name}_kernel"),
+                keras.Variable(np.zeros((num_seeds, 1, bias.shape[0]), "float32"), name=f"{name}_bias")))
+        self.variables = [v for pair in self.dense for v in pair]
+        if uncertainty:
+            self.log_variances = keras.Variable(
+                np.zeros((num_seeds, len(self.task_names)), "float32"), name="log_variances")
+            self.variables.append(self.log_variances)
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+        self.optimizer.build(self.variables)
+        self.train_passes = self.tf.function(self._train_passes, reduce_retracing=True)
+        self.val_losses = self.tf.function(self._val_losses, reduce_retracing=True)
+
+    def _forward(self, features):
+        """features (S, B, D) → {task: probabilities (S, B, classes)}."""
+        tf = self.tf
+        x = features
+        for kernel, bias in self.dense[:len(self.trunk)]:
+            x = tf.nn.relu(tf.einsum("sbi,sij->sbj", x, kernel) + bias)
+        return {task: tf.nn.softmax(tf.einsum("sbi,sij->sbj", x, kernel) + bias)
+                for task, (kernel, bias) in zip(self.task_names, self.dense[len(self.trunk):],
+                                                strict=True)}
+
+    def _task_losses(self, probabilities, labels):
+        """(S, T): per seed and task, the mean -log p[label] over the known labels."""
+        tf = self.tf
+        losses = []
+        for task in self.task_names:
+            target = labels[task]  # (S, B), -1 = unknown
+            known = tf.cast(target >= 0, tf.float32)
+            picked = tf.gather(probabilities[task], tf.maximum(target, 0), batch_dims=2)
+            negative_log = -tf.math.log(tf.clip_by_value(picked, 1e-7, 1.0))
+            losses.append(tf.reduce_sum(negative_log * known, axis=1)
+                          / tf.maximum(tf.reduce_sum(known, axis=1), 1.0))
+        return tf.stack(losses, axis=1)
+
+    def _gather(self, inputs, labels, chosen):
+        # chosen: int32 (S, B), each seed's samples; inputs {m: (N, d)}, labels {t: (S, N)}
+        tf = self.tf
+        features = tf.concat([tf.gather(inputs[m], chosen) for m in self.order], axis=-1)
+        return features, {t: tf.gather(labels[t], chosen, batch_dims=1) for t in self.task_names}
+
+    def _train_passes(self, inputs, labels, orders, loss_weights):
+        # orders: int32 (S, passes, N), one permutation per seed and pass
+        tf = self.tf
+        size = tf.shape(orders)[2]
+        steps = (size + self.batch_size - 1) // self.batch_size
+        for index in tf.range(tf.shape(orders)[1] * steps):
+            row, step = index // steps, index % steps
+            chosen = orders[:, row, step * self.batch_size:(step + 1) * self.batch_size]
+            features, batch_labels = self._gather(inputs, labels, chosen)
+            with tf.GradientTape() as tape:
+                losses = self._task_losses(self._forward(features), batch_labels)  # (S, T)
+                if self.uncertainty:
+                    total = tf.reduce_sum(tf.exp(-self.log_variances) * losses
+                                          + 0.5 * self.log_variances)
+                else:
+                    total = tf.reduce_sum(losses * loss_weights)
+            gradients = tape.gradient(total, self.variables)
+            self.optimizer.apply(gradients, self.variables)
+        return size
+
+    def _val_losses(self, inputs, labels):
+        tf = self.tf
+        size = tf.shape(next(iter(labels.values())))[1]
+        chosen = tf.tile(tf.range(size)[None], [self.num_seeds, 1])
+        features, batch_labels = self._gather(inputs, labels, chosen)
+        return self._task_losses(self._forward(features), batch_labels)
+
+    def restart(self, models, learning_rate: float):
+        for index, (kernel, bias) in enumerate(self.dense):
+            name = (*self.trunk, *self.task_names)[index]
+            weights = [m.get_layer(name).get_weights() for m in models]
+            kernel.assign(np.stack([w[0] for w in weights]))
+            bias.assign(np.stack([w[1][None] for w in weights]))
+        if self.uncertainty:
+            self.log_variances.assign(np.zeros(self.log_variances.shape, "float32"))
+        for variable in self.optimizer.variables:  # Adam's step count and moments restart
+            if not variable.name.endswith("learning_rate"):
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+        self.optimizer.learning_rate = float(learning_rate)
+
+    def state(self, seed_index: int) -> list:
+        return [np.array(v.numpy()[seed_index]) for v in self.variables]
+
+    def weights_of(self, state) -> dict:
+        """A seed's state → ``{dense layer name: (kernel, bias)}`` of its network."""
+        by_layer = {name: (state[2 * i], state[2 * i + 1][0])
+                    for i, name in enumerate((*self.trunk, *self.task_names))}
+        return by_layer
+
+    def task_weights(self, state) -> np.ndarray:
+        if self.uncertainty:
+            return np.exp(-np.asarray(state[-1], np.float64))
+        return None
+
+
+def _stack_plan(model):
+    """(modality order, trunk layer names, head names) of a network from
+    :func:`build_multitask_model`; ``ValueError`` for any other network."""
+    expected = "a model from build_multitask_model without dropout"
+    names = [layer.name for layer in model.layers]
+    if any(isinstance(layer, keras.layers.Dropout) for layer in model.layers):
+        raise check.value_error("models", expected, model, f"a model with dropout ({names})")
+    if "fusion" in names:
+        order = [tensor.name for tensor in model.get_layer("fusion").input]
+    else:
+        order = [model.inputs[0].name]
+    trunk = sorted((n for n in names if n.startswith("trunk_")), key=lambda n: int(n[6:]))
+    heads = list(model.output.keys())
+    known = set(order) | set(trunk) | set(heads) | {"fusion"}
+    if set(names) - known or not all(isinstance(model.get_layer(n), keras.layers.Dense)
+                                     for n in (*trunk, *heads)):
+        raise check.value_error("models", expected, model, f"a model with layers {names}")
+    return order, trunk, heads
+
+
+_STACKED: dict = {}
+
+
+def fit_multitask_seeds(models: Sequence, train_inputs: Mapping, train_labels, val_inputs: Mapping,
+                        val_labels, *, seeds: Sequence[int],
+                        loss_weights: Mapping | str | None = None, epochs: int = 60,
+                        batch_size: int = 128, learning_rate: float = 3e-3, patience: int = 8,
+                        monitor: str = "digit", check_every: int = 1) -> list:
+    """:func:`fit_multitask` for several seeds at once, side by side in one network.
+
+    ``models``: one network per seed from :func:`build_multitask_model` (same architecture,
+    each built after ``set_seed(seed)``: that is its initialisation); ``seeds``: the seeds, one
+    per model (each seed's batch order is drawn from it, as in :func:`fit_multitask`).
+    ``train_labels`` / ``val_labels``: one ``{task: int (N,)}`` for all seeds, or a list of them,
+    one per seed (e.g. each seed's own few labels). Early stopping is per seed: each keeps the
+    weights of its own best check and its history ends where it would have stopped alone.
+    The trained weights go to each model; returns one :class:`MultitaskHistory` per seed.
+
+    The result matches one :func:`fit_multitask` call per seed up to float rounding (``einsum``
+    over a seed axis instead of one matrix product per seed).
+    """
+    if isinstance(models, keras.Model) or not isinstance(models, Sequence) or not models:
+        raise check.type_error("models", "a non-empty list of models (one per seed)", models)
+    seeds = [check.seed(seed) for seed in check.sequence(seeds, "seeds", expected="a list of seeds")]
+    if len(seeds) != len(models):
+        raise check.value_error("seeds", f"one seed per model ({len(models)})", seeds)
+    plans = [_stack_plan(m) if isinstance(m, keras.Model) else None for m in models]
+    if None in plans:
+        raise check.type_error("models", "Keras models from build_multitask_model", models)
+    configs = {json.dumps(m.get_config(), sort_keys=True, default=repr) for m in models}
+    if len(configs) != 1:
+        raise check.value_error("models", "models of the same architecture", models,
+                                f"{len(configs)} different architectures")
+    tasks = tuple(models[0].output.keys())
+
+    def per_seed(labels, name):
+        if isinstance(labels, Mapping):
+            labels = [labels] * len(models)
+        if not isinstance(labels, Sequence) or len(labels) != len(models):
+            raise check.type_error(name, f"a dict {{task: labels}} or a list of {len(models)}",
+                                   labels)
+        out = [_as_arrays(item, name) for item in labels]
+        for item in out:
+            missing = [task for task in tasks if task not in item]
+            if missing:
+                raise check.value_error(name, f"labels for every head of the model {list(tasks)}",
+                                        sorted(item), f"labels for {sorted(item)} (missing "
+                                        f"{missing})")
+        return out
+
+    train_labels, val_labels = per_seed(train_labels, "train_labels"), per_seed(val_labels, "val_labels")
+    train_inputs, val_inputs = _as_arrays(train_inputs, "train_inputs"), _as_arrays(
+        val_inputs, "val_inputs")
+    weights, uncertainty = _loss_weights(loss_weights, tasks)
+    monitor = check.one_of(monitor, "monitor", tasks)
+    epochs = check.positive_int(epochs, "epochs")
+    batch_size = check.positive_int(batch_size, "batch_size")
+    learning_rate = check.number(learning_rate, "learning_rate", minimum=0.0,
+                                 exclusive_minimum=True)
+    patience = check.integer(patience, "patience", minimum=0)
+    check_every = check.positive_int(check_every, "check_every")
+    for inputs, labels, name in ((train_inputs, train_labels[0], "train"),
+                                 (val_inputs, val_labels[0], "val")):
+        check.same_length({**{f"{name}_inputs[{k!r}]": v for k, v in inputs.items()},
+                           **{f"{name}_labels[{k!r}]": v for k, v in labels.items()}})
+    tf = quiet_tensorflow()
+    key = (configs.pop(), len(models), tasks, uncertainty, float(learning_rate), batch_size)
+    trainer = _STACKED.get(key)
+    if trainer is None:
+        if len(_STACKED) >= _MAX_TRAINERS:
+            _STACKED.pop(next(iter(_STACKED)))
+        trainer = _STACKED[key] = _StackedTrainer(models[0], len(models), tasks, uncertainty,
+                                                  learning_rate, batch_size)
+    trainer.restart(models, learning_rate)
+
+    def stacked(inputs, labels):
+        return ({m: tf.constant(v, tf.float32) for m, v in inputs.items()},
+                {t: tf.constant(np.stack([item[t] for item in labels]).astype(np.int32))
+                 for t in tasks})
+
+    train_x, train_y = stacked(train_inputs, train_labels)
+    val_x, val_y = stacked(val_inputs, val_labels)
+    fixed = tf.constant([weights[t] for t in tasks], tf.float32)
+    size = len(next(iter(train_labels[0].values())))
+    orders = [np.random.default_rng(seed) for seed in seeds]
+    checks, wait = -(-epochs // check_every), -(-patience // check_every)
+    count = len(models)
+    history = [{f"val_{t}_loss": [] for t in tasks} for _ in range(count)]
+    best = np.full(count, np.inf)
+    best_check, since_best = np.zeros(count, int), np.zeros(count, int)
+    best_state = [None] * count
+    running = np.ones(count, bool)
+    started = time.perf_counter()
+    for index in range(checks):
+        order = np.stack([np.stack([rng.permutation(size) for _ in range(check_every)])
+                          for rng in orders]).astype(np.int32)
+        trainer.train_passes(train_x, train_y, tf.constant(order), fixed)
+        losses = np.asarray(trainer.val_losses(val_x, val_y), dtype=np.float64)  # (S, T)
+        for s in np.flatnonzero(running):
+            for task, value in zip(tasks, losses[s], strict=True):
+                history[s][f"val_{task}_loss"].append(float(value))
+            current = losses[s, tasks.index(monitor)]
+            if current < best[s]:
+                best[s], best_check[s], best_state[s], since_best[s] = (
+                    current, index, trainer.state(s), 0)
+            else:
+                since_best[s] += 1
+                if since_best[s] >= wait:
+                    running[s] = False
+        if not running.any():
+            break
+    seconds = time.perf_counter() - started
+    results = []
+    for s, model in enumerate(models):
+        state = best_state[s] if best_state[s] is not None else trainer.state(s)
+        layers = trainer.weights_of(state)
+        for name, (kernel, bias) in layers.items():
+            model.get_layer(name).set_weights([kernel, bias])
+        learned = trainer.task_weights(state)
+        final = learned if learned is not None else np.asarray([weights[t] for t in tasks], float)
+        results.append(MultitaskHistory(
+            history[s], best_epoch=(int(best_check[s]) + 1) * check_every, train_seconds=seconds,
+            task_weights=dict(zip(tasks, (float(w) for w in final), strict=True))))
+    return results
 
 
 def predict_tasks(model, inputs: Mapping) -> dict:

@@ -231,3 +231,72 @@ def test_a_reused_trainer_trains_like_a_new_one_and_check_every_counts_passes():
     assert every_third.best_epoch in (3, 6)
     with pytest.raises(ValueError, match="check_every"):
         trained(check_every=0)
+
+
+def test_seeds_side_by_side_train_like_one_fit_per_seed():
+    """fit_multitask_seeds = one fit_multitask per seed (own initialisation, batches, labels,
+    Adam state and early stopping), up to float rounding; the weights go to each model."""
+    pytest.importorskip("keras")
+    from mmcourse.env import set_seed
+
+    rng = np.random.default_rng(5)
+    x = {"image": rng.normal(size=(240, 5)).astype("float32"),
+         "audio": rng.normal(size=(240, 3)).astype("float32")}
+    digit = (x["image"][:, 0] > 0).astype(int) + 2 * (x["audio"][:, 1] > 0)
+    parity = (x["image"][:, 0] > 0).astype(int)
+    seeds = (0, 1, 2)
+    per_seed = [{"digit": mt.low_label(digit, 0.2, seed=seed), "parity": parity} for seed in seeds]
+    val = {"digit": digit, "parity": parity}
+
+    def models():
+        built = []
+        for seed in seeds:
+            set_seed(seed)
+            built.append(mt.build_multitask_model({"image": 5, "audio": 3},
+                                                  {"digit": 4, "parity": 2}, trunk_units=(8,)))
+        return built
+
+    # a high rate and patience 2: seeds overfit their few labels and stop at different checks
+    for weights, patience, rate in (({"parity": 0.5}, 2, 0.05), ("uncertainty", 8, 3e-3)):
+        alone, histories = models(), []
+        for seed, model, labels in zip(seeds, alone, per_seed, strict=True):
+            histories.append(mt.fit_multitask(model, x, labels, x, val, epochs=30, seed=seed,
+                                              loss_weights=weights, patience=patience,
+                                              check_every=2, learning_rate=rate))
+        together = models()
+        stacked = mt.fit_multitask_seeds(together, x, per_seed, x, val, seeds=seeds, epochs=30,
+                                         loss_weights=weights, patience=patience,
+                                         check_every=2, learning_rate=rate)
+        for one, many, first, second in zip(alone, together, histories, stacked, strict=True):
+            np.testing.assert_allclose(mt.predict_tasks(many, x)["digit"],
+                                       mt.predict_tasks(one, x)["digit"], rtol=1e-4, atol=1e-5)
+            assert second.best_epoch == first.best_epoch
+            assert second.history["val_digit_loss"] == pytest.approx(
+                first.history["val_digit_loss"], rel=1e-4)  # stops where it would alone
+            assert second.task_weights == pytest.approx(first.task_weights, rel=1e-4)
+        if patience == 2:  # 15 checks at most; seeds stopping apart exercise per-seed stopping
+            lengths = [len(h.history["val_digit_loss"]) for h in stacked]
+            assert min(lengths) < 15 and len(set(lengths)) > 1, lengths
+    assert not np.allclose(mt.predict_tasks(together[0], x)["digit"],
+                           mt.predict_tasks(together[1], x)["digit"])  # seeds differ
+
+
+def test_seeds_side_by_side_reject_bad_input():
+    pytest.importorskip("keras")
+    x = {"image": np.zeros((20, 5), "float32")}
+    labels = {"digit": np.zeros(20, int)}
+    model = mt.build_multitask_model({"image": 5}, {"digit": 4}, trunk_units=(8,))
+    other = mt.build_multitask_model({"image": 5}, {"digit": 4}, trunk_units=(6,))
+    dropped = mt.build_multitask_model({"image": 5}, {"digit": 4}, trunk_units=(8,), dropout=0.2)
+    with pytest.raises(TypeError, match="models"):
+        mt.fit_multitask_seeds(model, x, labels, x, labels, seeds=(0,))
+    with pytest.raises(ValueError, match="same architecture"):
+        mt.fit_multitask_seeds([model, other], x, labels, x, labels, seeds=(0, 1))
+    with pytest.raises(ValueError, match="seeds"):
+        mt.fit_multitask_seeds([model], x, labels, x, labels, seeds=(0, 1))
+    with pytest.raises(ValueError, match="dropout"):
+        mt.fit_multitask_seeds([dropped], x, labels, x, labels, seeds=(0,))
+    with pytest.raises(ValueError, match="missing"):
+        mt.fit_multitask_seeds([model], x, {"parity": labels["digit"]}, x, labels, seeds=(0,))
+    with pytest.raises(TypeError, match="train_labels"):
+        mt.fit_multitask_seeds([model], x, [labels, labels], x, labels, seeds=(0,))
