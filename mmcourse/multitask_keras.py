@@ -160,6 +160,14 @@ def build_multitask_model(feature_dims: Mapping[str, int], tasks: Mapping[str, i
     return keras.Model(inputs, outputs, name=name or "multitask")
 
 
+def _restart_adam(optimizer, learning_rate: float) -> None:
+    """Adam as new: its step count and moments back to zero, at ``learning_rate``."""
+    for variable in optimizer.variables:
+        if not variable.name.endswith("learning_rate"):
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+    optimizer.learning_rate = float(learning_rate)
+
+
 class _Trainer:
     """A multi-task network's training: its loss (the weighted or uncertainty-weighted sum of
     the task losses), Adam, and two compiled TensorFlow functions — one runs whole passes over
@@ -221,10 +229,7 @@ class _Trainer:
         if self.weighting is not None:
             self.weighting.log_variances.assign(np.full(
                 len(self.task_names), self.weighting.initial_log_variance, "float32"))
-        for variable in self.optimizer.variables:  # Adam's step count and moments restart
-            if not variable.name.endswith("learning_rate"):
-                variable.assign(np.zeros(variable.shape, variable.dtype))
-        self.optimizer.learning_rate = float(learning_rate)
+        _restart_adam(self.optimizer, learning_rate)
 
     def state(self) -> list:
         return [np.array(v) for v in (self.network.get_weights() + (
@@ -499,10 +504,7 @@ class _StackedTrainer:
             bias.assign(np.stack([w[1][None] for w in weights]))
         if self.uncertainty:
             self.log_variances.assign(np.zeros(self.log_variances.shape, "float32"))
-        for variable in self.optimizer.variables:  # Adam's step count and moments restart
-            if not variable.name.endswith("learning_rate"):
-                variable.assign(np.zeros(variable.shape, variable.dtype))
-        self.optimizer.learning_rate = float(learning_rate)
+        _restart_adam(self.optimizer, learning_rate)
 
     def state(self, seed_index: int) -> list:
         return [np.array(v.numpy()[seed_index]) for v in self.variables]
