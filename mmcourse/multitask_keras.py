@@ -312,6 +312,44 @@ def _loss_weights(loss_weights, output_names) -> tuple[dict, bool]:
     return weights, uncertainty
 
 
+def _check_options(epochs, batch_size, learning_rate, patience, check_every) -> tuple:
+    return (check.positive_int(epochs, "epochs"), check.positive_int(batch_size, "batch_size"),
+            check.number(learning_rate, "learning_rate", minimum=0.0, exclusive_minimum=True),
+            check.integer(patience, "patience", minimum=0),
+            check.positive_int(check_every, "check_every"))
+
+
+def _train_until_stopped(run_check, snapshot, num_seeds: int, tasks, monitor: str, checks: int,
+                         wait: int):
+    """The early-stopping loop of both fits. ``run_check()`` trains up to the next check and
+    returns the validation losses ``(num_seeds, num_tasks)``; ``snapshot(s)`` copies seed s's
+    weights. Each seed stops after ``wait`` checks without a new minimum of its ``monitor``
+    loss (as Keras's EarlyStopping, min_delta=0); training ends when every seed has stopped.
+    Returns per seed: the history, the index of the best check, its snapshot (None if no loss
+    was ever finite)."""
+    history = [{f"val_{t}_loss": [] for t in tasks} for _ in range(num_seeds)]
+    best = np.full(num_seeds, np.inf)
+    best_check, since_best = np.zeros(num_seeds, int), np.zeros(num_seeds, int)
+    best_state = [None] * num_seeds
+    running = np.ones(num_seeds, bool)
+    for index in range(checks):
+        losses = np.asarray(run_check(), dtype=np.float64).reshape(num_seeds, len(tasks))
+        for s in np.flatnonzero(running):
+            for task, value in zip(tasks, losses[s], strict=True):
+                history[s][f"val_{task}_loss"].append(float(value))
+            current = losses[s, tasks.index(monitor)]
+            if current < best[s]:
+                best[s], best_check[s], best_state[s], since_best[s] = (
+                    current, index, snapshot(s), 0)
+            else:
+                since_best[s] += 1
+                if since_best[s] >= wait:
+                    running[s] = False
+        if not running.any():
+            break
+    return history, best_check, best_state
+
+
 def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_inputs: Mapping,
                   val_labels: Mapping, *, loss_weights: Mapping | str | None = None,
                   epochs: int = 60, batch_size: int = 128, learning_rate: float = 3e-3,
@@ -351,13 +389,9 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
                                     f"{missing})")
     weights, uncertainty = _loss_weights(loss_weights, output_names)
     monitor = check.one_of(monitor, "monitor", tuple(output_names))
-    epochs = check.positive_int(epochs, "epochs")
-    batch_size = check.positive_int(batch_size, "batch_size")
-    learning_rate = check.number(learning_rate, "learning_rate", minimum=0.0,
-                                 exclusive_minimum=True)
-    patience = check.integer(patience, "patience", minimum=0)
+    epochs, batch_size, learning_rate, patience, check_every = _check_options(
+        epochs, batch_size, learning_rate, patience, check_every)
     seed = check.seed(seed)
-    check_every = check.positive_int(check_every, "check_every")
     check.same_length({**{f"train_inputs[{k!r}]": v for k, v in train_inputs.items()},
                        **{f"train_labels[{k!r}]": v for k, v in train_labels.items()}})
     check.same_length({**{f"val_inputs[{k!r}]": v for k, v in val_inputs.items()},
@@ -376,23 +410,16 @@ def fit_multitask(model, train_inputs: Mapping, train_labels: Mapping, val_input
     trainer = _reusable_trainer(model, tasks, uncertainty, learning_rate, batch_size)
     fixed = tf.constant([weights[t] for t in tasks], tf.float32)
     order = np.random.default_rng(seed)
-    checks, wait = -(-epochs // check_every), -(-patience // check_every)
-    history = {f"val_{t}_loss": [] for t in tasks}
-    best, best_check, best_state, since_best = np.inf, 0, None, 0
-    started = time.perf_counter()
-    for index in range(checks):
+
+    def run_check():
         orders = np.stack([order.permutation(size) for _ in range(check_every)]).astype(np.int32)
         trainer.train_passes(train_x, train_y, tf.constant(orders), fixed)
-        losses = np.asarray(trainer.val_losses(val_x, val_y), dtype=np.float64)
-        for task, value in zip(tasks, losses, strict=True):
-            history[f"val_{task}_loss"].append(float(value))
-        current = losses[tasks.index(monitor)]
-        if current < best:  # a new minimum (as Keras's EarlyStopping, min_delta=0)
-            best, best_check, best_state, since_best = current, index, trainer.state(), 0
-        else:
-            since_best += 1
-            if since_best >= wait:
-                break
+        return trainer.val_losses(val_x, val_y)
+
+    started = time.perf_counter()
+    (history,), (best_check,), (best_state,) = _train_until_stopped(
+        run_check, lambda _: trainer.state(), 1, tasks, monitor, -(-epochs // check_every),
+        -(-patience // check_every))
     if best_state is not None:  # NaN losses never set one: keep the last weights then
         trainer.set_state(best_state)
     final_weights = (trainer.weighting.task_weights() if uncertainty  # those of the kept check
@@ -418,12 +445,11 @@ class _StackedTrainer:
     def __init__(self, model, num_seeds: int, task_names, uncertainty: bool,
                  learning_rate: float, batch_size: int):
         self.tf = quiet_tensorflow()
-        self.order, self.trunk, self.heads = _stack_plan(model)
+        self.order, self.trunk, _ = _stack_plan(model)
         self.task_names = tuple(task_names)
         self.batch_size = batch_size
         self.num_seeds = num_seeds
         self.uncertainty = uncertainty
-        self.initial_log_variance = 0.0
         self.dense = []  # [(kernel (S, D, H), bias (S, 1, H))], trunk layers then one per head
         for name in (*self.trunk, *self.task_names):
             kernel, bias = model.get_layer(name).get_weights()
@@ -511,9 +537,8 @@ class _StackedTrainer:
 
     def weights_of(self, state) -> dict:
         """A seed's state → ``{dense layer name: (kernel, bias)}`` of its network."""
-        by_layer = {name: (state[2 * i], state[2 * i + 1][0])
-                    for i, name in enumerate((*self.trunk, *self.task_names))}
-        return by_layer
+        return {name: (state[2 * i], state[2 * i + 1][0])
+                for i, name in enumerate((*self.trunk, *self.task_names))}
 
     def task_weights(self, state) -> np.ndarray:
         if self.uncertainty:
@@ -567,9 +592,10 @@ def fit_multitask_seeds(models: Sequence, train_inputs: Mapping, train_labels, v
     seeds = [check.seed(seed) for seed in check.sequence(seeds, "seeds", expected="a list of seeds")]
     if len(seeds) != len(models):
         raise check.value_error("seeds", f"one seed per model ({len(models)})", seeds)
-    plans = [_stack_plan(m) if isinstance(m, keras.Model) else None for m in models]
-    if None in plans:
+    if not all(isinstance(m, keras.Model) for m in models):
         raise check.type_error("models", "Keras models from build_multitask_model", models)
+    for m in models:
+        _stack_plan(m)  # ValueError for a network the stacked trainer cannot copy
     configs = {json.dumps(m.get_config(), sort_keys=True, default=repr) for m in models}
     if len(configs) != 1:
         raise check.value_error("models", "models of the same architecture", models,
@@ -596,12 +622,8 @@ def fit_multitask_seeds(models: Sequence, train_inputs: Mapping, train_labels, v
         val_inputs, "val_inputs")
     weights, uncertainty = _loss_weights(loss_weights, tasks)
     monitor = check.one_of(monitor, "monitor", tasks)
-    epochs = check.positive_int(epochs, "epochs")
-    batch_size = check.positive_int(batch_size, "batch_size")
-    learning_rate = check.number(learning_rate, "learning_rate", minimum=0.0,
-                                 exclusive_minimum=True)
-    patience = check.integer(patience, "patience", minimum=0)
-    check_every = check.positive_int(check_every, "check_every")
+    epochs, batch_size, learning_rate, patience, check_every = _check_options(
+        epochs, batch_size, learning_rate, patience, check_every)
     for inputs, labels, name in ((train_inputs, train_labels[0], "train"),
                                  (val_inputs, val_labels[0], "val")):
         check.same_length({**{f"{name}_inputs[{k!r}]": v for k, v in inputs.items()},
@@ -626,32 +648,17 @@ def fit_multitask_seeds(models: Sequence, train_inputs: Mapping, train_labels, v
     fixed = tf.constant([weights[t] for t in tasks], tf.float32)
     size = len(next(iter(train_labels[0].values())))
     orders = [np.random.default_rng(seed) for seed in seeds]
-    checks, wait = -(-epochs // check_every), -(-patience // check_every)
-    count = len(models)
-    history = [{f"val_{t}_loss": [] for t in tasks} for _ in range(count)]
-    best = np.full(count, np.inf)
-    best_check, since_best = np.zeros(count, int), np.zeros(count, int)
-    best_state = [None] * count
-    running = np.ones(count, bool)
-    started = time.perf_counter()
-    for index in range(checks):
+
+    def run_check():
         order = np.stack([np.stack([rng.permutation(size) for _ in range(check_every)])
                           for rng in orders]).astype(np.int32)
         trainer.train_passes(train_x, train_y, tf.constant(order), fixed)
-        losses = np.asarray(trainer.val_losses(val_x, val_y), dtype=np.float64)  # (S, T)
-        for s in np.flatnonzero(running):
-            for task, value in zip(tasks, losses[s], strict=True):
-                history[s][f"val_{task}_loss"].append(float(value))
-            current = losses[s, tasks.index(monitor)]
-            if current < best[s]:
-                best[s], best_check[s], best_state[s], since_best[s] = (
-                    current, index, trainer.state(s), 0)
-            else:
-                since_best[s] += 1
-                if since_best[s] >= wait:
-                    running[s] = False
-        if not running.any():
-            break
+        return trainer.val_losses(val_x, val_y)  # (S, T)
+
+    started = time.perf_counter()
+    history, best_check, best_state = _train_until_stopped(
+        run_check, trainer.state, len(models), tasks, monitor, -(-epochs // check_every),
+        -(-patience // check_every))
     seconds = time.perf_counter() - started
     results = []
     for s, model in enumerate(models):
