@@ -1,9 +1,11 @@
-"""Training and evaluation helpers, in three modules of one concept each.
+"""Training and evaluation helpers, in four modules of one concept each.
 
 * :mod:`mmcourse.training.fitting` — ``fit`` (early stopping on validation, seeded),
   ``predict_proba``, ``model_inputs``, ``make_dataset``, ``encode`` → :class:`Features`;
 * :mod:`mmcourse.training.metrics` — ``evaluate``, ``confusion_matrix``, ``macro_f1``,
   ``bootstrap_interval``, ``paired_bootstrap``;
+* :mod:`mmcourse.training.loop` — ``fit_seeds`` (one architecture trained once per seed in a
+  lean hand-written loop, early stopping on validation) → :class:`SeedRun` per seed;
 * :mod:`mmcourse.training.experiments` — ``compare`` (every configuration × every seed, scored
   on validation to choose and on test to report), ``summarize_runs``, ``modality_importance``.
 
@@ -24,6 +26,7 @@ from mmcourse.training.fitting import (
     model_inputs,
     predict_proba,
 )
+from mmcourse.training.loop import SeedRun, fit_seeds
 from mmcourse.training.metrics import (
     _evaluate_two,  # noqa: F401 - one predict call for two splits (tests use it)
     bootstrap_interval,
@@ -41,6 +44,8 @@ __all__ = [
     "EpochLogger",
     "fit",
     "predict_proba",
+    "SeedRun",
+    "fit_seeds",
     "confusion_matrix",
     "macro_f1",
     "evaluate",
