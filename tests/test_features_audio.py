@@ -41,6 +41,18 @@ def test_wrapper_is_librosa_with_course_defaults():
     np.testing.assert_array_equal(audio.mfcc(clips[1]), out[1])  # 1-D in, 2-D out
 
 
+def test_a_batch_gets_each_clips_own_top_db_floor():
+    # clips 1000x apart in loudness, more than one chunk of the batched computation: every clip's
+    # MFCC equals librosa's on that clip alone (whose top_db floor sits below its own maximum)
+    clips = random_signals(num_clips=520) * np.geomspace(1e-3, 1.0, 520, dtype=np.float32)[:, None]
+    out = audio.mfcc(clips)
+    for index in (0, 1, 2, 259, 511, 512, 519):
+        expected = librosa.feature.mfcc(y=clips[index], sr=8000, n_mfcc=13, n_fft=256,
+                                        hop_length=80, n_mels=40)
+        np.testing.assert_allclose(out[index], expected, rtol=0, atol=1e-4)
+        np.testing.assert_array_equal(audio.mfcc(clips[index]), out[index])
+
+
 @pytest.mark.parametrize("samples, hop, n_fft, n_mfcc", [(8000, 80, 256, 13), (4000, 128, 256, 20),
                                                          (2048, 64, 512, 13), (300, 100, 256, 5)])
 def test_shapes_for_several_sizes(samples, hop, n_fft, n_mfcc):

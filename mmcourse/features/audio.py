@@ -178,16 +178,18 @@ def mfcc(audio, *, sr: float = DEFAULTS["sr"], n_mfcc: int = DEFAULTS["n_mfcc"],
     array = validate_audio(audio, n_fft).astype(np.float32, copy=False)
     clips = array[None] if array.ndim == 1 else array
     out = []
-    for clip in clips:  # one clip at a time: librosa's top_db floor uses the max of its input
+    for start in range(0, len(clips), 512):  # librosa works on a batch (..., samples) at once
         mel_power = librosa.feature.melspectrogram(
-            y=clip, sr=sr, n_fft=n_fft, hop_length=hop_length, window="hann", center=center,
-            pad_mode="constant", power=2.0, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk,
-            norm=mel_norm,
+            y=clips[start:start + 512], sr=sr, n_fft=n_fft, hop_length=hop_length,
+            window="hann", center=center, pad_mode="constant", power=2.0, n_mels=n_mels,
+            fmin=fmin, fmax=fmax, htk=htk, norm=mel_norm,
         )
-        log_mel = librosa.power_to_db(mel_power, ref=1.0, amin=1e-10, top_db=top_db)
+        log_mel = librosa.power_to_db(mel_power, ref=1.0, amin=1e-10, top_db=None)
+        if top_db is not None:  # librosa's top_db floor, per clip: below each clip's own max
+            log_mel = np.maximum(log_mel, log_mel.max(axis=(-2, -1), keepdims=True) - top_db)
         out.append(librosa.feature.mfcc(S=log_mel, n_mfcc=n_mfcc, dct_type=2, norm="ortho",
                                         lifter=0))
-    out = np.stack(out).astype(np.float32)
+    out = np.concatenate(out).astype(np.float32)
     return out[0] if array.ndim == 1 else out
 
 
