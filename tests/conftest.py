@@ -41,6 +41,23 @@ def repo_root() -> Path:
 
 
 # --- submissions built from the generated exercise -----------------------------------------------
+def assert_lesson_uses_tuned_setting(lesson: str, variable: str, script: str) -> None:
+    """The lesson assigns ``variable`` exactly once, to the JSON block that ends the output of
+    ``scripts/<script>.py`` (``scripts/<script>.out.md``): the setting its validation grid chose."""
+    import ast
+    import json
+
+    recorded = (REPO_ROOT / "scripts" / f"{script}.out.md").read_text(encoding="utf-8")
+    chosen = json.loads(re.findall(r"```json\n(.*?)\n```", recorded, re.S)[-1])
+    cells = json.loads((REPO_ROOT / "notebooks" / lesson).read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+               for c in cells if c["cell_type"] == "code"]
+    assignments = [node for source in sources for node in ast.parse(source).body
+                   if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == variable]
+    assert len(assignments) == 1, f"the lesson should set {variable} exactly once"
+    assert ast.literal_eval(assignments[0].value) == chosen
+
+
 def answer_cells(path) -> dict[str, str]:
     """``grade_id`` -> source of each answer cell of a solution notebook, without the markers."""
     import nbformat

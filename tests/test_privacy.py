@@ -188,20 +188,11 @@ def test_train_dp_sgd_reuses_one_compiled_trainer_and_trains_exactly_like_a_new_
 
 
 def test_lesson_14_uses_exactly_the_settings_its_validation_grid_chose():
-    import ast
-    import json
-    import re
     from pathlib import Path
 
+    from conftest import assert_lesson_uses_tuned_setting
+
+    assert_lesson_uses_tuned_setting("14_privacy.ipynb", "TUNED", "tune_lesson14")
     root = Path(__file__).resolve().parent.parent
-    recorded = (root / "scripts" / "tune_lesson14.out.md").read_text(encoding="utf-8")
-    chosen = json.loads(re.findall(r"```json\n(.*?)\n```", recorded, re.S)[-1])
-    cells = json.loads((root / "notebooks" / "14_privacy.ipynb").read_text(encoding="utf-8"))["cells"]
-    sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-               for c in cells if c["cell_type"] == "code"]
-    assignments = [node for source in sources for node in ast.parse(source).body
-                   if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "TUNED"]
-    assert len(assignments) == 1, "the lesson should set TUNED exactly once"
-    assert ast.literal_eval(assignments[0].value) == chosen
     assert "test" not in (root / "scripts" / "tune_lesson14.py").read_text(encoding="utf-8").split(
         "def load", 1)[1].split("def score", 1)[0].replace("the test split", "")  # never loaded

@@ -135,3 +135,16 @@ def test_two_digit_clips_carry_the_label_as_designed(timing_matters):
         assert np.array_equal(made.label, spoken)
     again = make_two_digit_clips(images, labels, audio, timing_matters=timing_matters, seed=4)
     assert np.array_equal(again.clip, made.clip) and np.array_equal(again.audio, made.audio)
+
+
+def test_lesson_12_uses_exactly_the_setting_its_validation_grid_chose():
+    from pathlib import Path
+
+    from conftest import assert_lesson_uses_tuned_setting
+
+    assert_lesson_uses_tuned_setting("12_video_and_time.ipynb", "ENCODER_SETTING", "tune_lesson12")
+    script = (Path(__file__).resolve().parent.parent / "scripts" / "tune_lesson12.py").read_text(
+        encoding="utf-8")
+    assert '("train", "val")' in script.split("def load", 1)[1].split("def encoders", 1)[0]
+    code = script.split('"""', 2)[2].replace("the test split is never loaded", "")
+    assert "test" not in code  # no code after the docstring names the test split
