@@ -46,18 +46,17 @@ def make_video(
     centre = centres[:, :1, :] + (centres[:, 1:, :] - centres[:, :1, :]) * time[None, :, None]
 
     grid = np.arange(canvas_size, dtype=np.float64)
-    # Source coordinates of every canvas pixel: (N, T, canvas) for rows and columns.
-    rows = (grid[None, None, :] - centre[:, :, 0:1]) / zoom[:, :, None] + (height - 1) / 2
-    cols = (grid[None, None, :] - centre[:, :, 1:2]) / zoom[:, :, None] + (width - 1) / 2
-    r = rows[:, :, :, None] * np.ones(canvas_size)[None, None, None, :]
-    c = cols[:, :, None, :] * np.ones(canvas_size)[None, None, :, None]
+    # Source coordinates of every canvas pixel: rows (N, T, canvas, 1) and columns (N, T, 1,
+    # canvas), broadcast against each other to (N, T, canvas, canvas) only where needed.
+    r = ((grid[None, None, :] - centre[:, :, 0:1]) / zoom[:, :, None] + (height - 1) / 2)[..., None]
+    c = ((grid[None, None, :] - centre[:, :, 1:2]) / zoom[:, :, None] + (width - 1) / 2)[:, :, None, :]
 
     r0, c0 = np.floor(r).astype(np.int64), np.floor(c).astype(np.int64)
     fr, fc = r - r0, c - c0
     sample = np.arange(num)[:, None, None, None]
 
     def pixel(row_index, col_index):
-        inside = (row_index >= 0) & (row_index < height) & (col_index >= 0) & (col_index < width)
+        inside = ((row_index >= 0) & (row_index < height)) & ((col_index >= 0) & (col_index < width))
         values = images[sample, np.clip(row_index, 0, height - 1), np.clip(col_index, 0, width - 1)]
         return np.where(inside, values, 0.0)
 
