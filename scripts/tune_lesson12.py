@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 SEEDS = (0, 1, 2)
-FRAMES, CANVAS = 8, 16
+FRAMES, CANVAS = 8, 12  # the lesson's clips: 8 frames of 12 x 12 pixels
 THRESHOLD = 0.35
 GRID = {"filters": [(4, 8), (8, 16)], "batch": [(128, 0.01), (64, 0.01), (64, 0.006), (32, 0.003)],
         "epochs": [4, 6, 8]}
@@ -73,7 +73,8 @@ def main() -> int:
 
     data = load()
     print("# Lesson 12: clip-encoder settings chosen on validation (scripts/tune_lesson12.py)\n")
-    print(f"Seeds {SEEDS}; validation accuracy only (the test split is never loaded). A setting "
+    print(f"Clips ({FRAMES}, {CANVAS}, {CANVAS}, 1); seeds {SEEDS}; validation accuracy only "
+          "(the test split is never loaded). A setting "
           f"qualifies when every encoder and seed is above {THRESHOLD:.0%} on val; the "
           "qualifying setting with the least work (epochs × multiply-adds) is chosen.\n")
     names = list(encoders((4, 8)))
