@@ -9,10 +9,10 @@ weights restored: what ``training.fit`` does with ``Model.fit`` and Keras's ``Ea
 
 Why a second loop: for the small models of the later lessons, the work around ``Model.fit``
 (building a ``tf.data`` pipeline and an epoch iterator per call, callbacks, a separate traced
-evaluation and prediction function, a new model per seed) costs as much as the training. Here
-one traced function runs a whole pass over the data, and it is traced once per architecture:
-every seed, and every later call with the same architecture, learning rate and batch size,
-reuses it. Part of :mod:`mmcourse.training` (``training.fit_seeds``).
+evaluation and prediction function, a new model per seed) costs nearly as much as the training
+itself. Here one traced function runs a whole pass over the data, and it is traced once per
+architecture: every seed, and every later call with the same architecture, learning rate and
+batch size, reuses it. Part of :mod:`mmcourse.training` (``training.fit_seeds``).
 """
 
 from __future__ import annotations
