@@ -24,6 +24,7 @@ import numpy as np
 from mmcourse import _validate as check
 from mmcourse.env import quiet_tensorflow, set_seed
 from mmcourse.multitask import UNKNOWN
+from mmcourse.training.loop import _restart_adam
 
 quiet_tensorflow()
 import keras  # noqa: E402
@@ -158,14 +159,6 @@ def build_multitask_model(feature_dims: Mapping[str, int], tasks: Mapping[str, i
     outputs = {task: keras.layers.Dense(classes, activation="softmax", name=task)(x)
                for task, classes in tasks.items()}
     return keras.Model(inputs, outputs, name=name or "multitask")
-
-
-def _restart_adam(optimizer, learning_rate: float) -> None:
-    """Adam as new: its step count and moments back to zero, at ``learning_rate``."""
-    for variable in optimizer.variables:
-        if not variable.name.endswith("learning_rate"):
-            variable.assign(np.zeros(variable.shape, variable.dtype))
-    optimizer.learning_rate = float(learning_rate)
 
 
 class _Trainer:

@@ -103,10 +103,16 @@ class _Trainer:
     def restart(self, weights, learning_rate: float) -> None:
         """The network at ``weights`` and Adam as new (step count and moments zero)."""
         self.network.set_weights(weights)
-        for variable in self.optimizer.variables:
-            if not variable.name.endswith("learning_rate"):
-                variable.assign(np.zeros(variable.shape, variable.dtype))
-        self.optimizer.learning_rate = float(learning_rate)
+        _restart_adam(self.optimizer, learning_rate)
+
+
+def _restart_adam(optimizer, learning_rate: float) -> None:
+    """Adam as new: its step count and moments back to zero, at ``learning_rate`` (also used by
+    :mod:`mmcourse.multitask_keras`'s trainers)."""
+    for variable in optimizer.variables:
+        if not variable.name.endswith("learning_rate"):
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+    optimizer.learning_rate = float(learning_rate)
 
 
 # Trainers, reused across calls (tracing costs about a second per architecture, as much as
