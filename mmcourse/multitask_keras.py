@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from mmcourse import _validate as check
+from mmcourse._reuse import restart_adam, reuse
 from mmcourse.env import quiet_tensorflow, set_seed
 from mmcourse.multitask import UNKNOWN
-from mmcourse.training.loop import _restart_adam
 
 quiet_tensorflow()
 import keras  # noqa: E402
@@ -222,7 +222,7 @@ class _Trainer:
         if self.weighting is not None:
             self.weighting.log_variances.assign(np.full(
                 len(self.task_names), self.weighting.initial_log_variance, "float32"))
-        _restart_adam(self.optimizer, learning_rate)
+        restart_adam(self.optimizer, learning_rate)
 
     def state(self) -> list:
         return [np.array(v) for v in (self.network.get_weights() + (
@@ -239,20 +239,15 @@ class _Trainer:
 # training these small heads. A trainer serves every model with the same architecture (config),
 # tasks, weighting kind, learning rate and batch size; each fit starts it from the caller's model
 # weights and a fresh optimizer, so it trains exactly like a new one.
-_TRAINERS: dict = {}
-_MAX_TRAINERS = 16
+_TRAINERS: dict = {}  # mmcourse._reuse: at most 16, the oldest dropped first
 
 
 def _reusable_trainer(model, task_names, uncertainty: bool, learning_rate: float,
                       batch_size: int) -> _Trainer:
     key = (json.dumps(model.get_config(), sort_keys=True, default=repr),
            tuple(task_names), uncertainty, float(learning_rate), batch_size)
-    trainer = _TRAINERS.get(key)
-    if trainer is None:
-        if len(_TRAINERS) >= _MAX_TRAINERS:
-            _TRAINERS.pop(next(iter(_TRAINERS)))
-        trainer = _Trainer(model, task_names, uncertainty, learning_rate, batch_size)
-        _TRAINERS[key] = trainer
+    trainer = reuse(_TRAINERS, key, lambda: _Trainer(model, task_names, uncertainty,
+                                                     learning_rate, batch_size))
     trainer.restart(model, learning_rate)
     return trainer
 
@@ -523,7 +518,7 @@ class _StackedTrainer:
             bias.assign(np.stack([w[1][None] for w in weights]))
         if self.uncertainty:
             self.log_variances.assign(np.zeros(self.log_variances.shape, "float32"))
-        _restart_adam(self.optimizer, learning_rate)
+        restart_adam(self.optimizer, learning_rate)
 
     def state(self, seed_index: int) -> list:
         return [np.array(v.numpy()[seed_index]) for v in self.variables]
@@ -623,12 +618,8 @@ def fit_multitask_seeds(models: Sequence, train_inputs: Mapping, train_labels, v
                            **{f"{name}_labels[{k!r}]": v for k, v in labels.items()}})
     tf = quiet_tensorflow()
     key = (configs.pop(), len(models), tasks, uncertainty, float(learning_rate), batch_size)
-    trainer = _STACKED.get(key)
-    if trainer is None:
-        if len(_STACKED) >= _MAX_TRAINERS:
-            _STACKED.pop(next(iter(_STACKED)))
-        trainer = _STACKED[key] = _StackedTrainer(models[0], len(models), tasks, uncertainty,
-                                                  learning_rate, batch_size)
+    trainer = reuse(_STACKED, key, lambda: _StackedTrainer(
+        models[0], len(models), tasks, uncertainty, learning_rate, batch_size))
     trainer.restart(models, learning_rate)
 
     def stacked(inputs, labels):

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mmcourse import _validate as check
+from mmcourse._reuse import reuse
 from mmcourse.env import quiet_tensorflow, set_seed
 
 __all__ = [
@@ -615,15 +616,15 @@ def train_dp_sgd(features, labels, *, noise_multiplier: float, steps: int = 300,
     set_seed(seed)
     model = _dp_model(*settings, seed)  # validates the DP options; its weights start the run
     key = (*settings, learning_rate, steps, features.shape[0])
-    trainer = _DP_TRAINERS.get(key)
-    if trainer is None:
+
+    def make_trainer():
         trainer = _dp_model(*settings, seed)
         trainer.compile(optimizer=keras.optimizers.SGD(learning_rate),
                         loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                         steps_per_execution=math.gcd(steps, 50))
-        if len(_DP_TRAINERS) >= _DP_TRAINERS_MAX:
-            _DP_TRAINERS.pop(next(iter(_DP_TRAINERS)))
-        _DP_TRAINERS[key] = trainer
+        return trainer
+
+    trainer = reuse(_DP_TRAINERS, key, make_trainer, limit=_DP_TRAINERS_MAX)
     trainer.set_weights(model.get_weights())
     trainer.noise_seed = seed
     trainer.seed_generator.state.assign(keras.random.SeedGenerator(seed).state.value)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmcourse import _validate as check
+from mmcourse._reuse import restart_adam, reuse
 from mmcourse.env import quiet_tensorflow, set_seed
 
 __all__ = ["SeedRun", "fit_seeds"]
@@ -103,35 +104,19 @@ class _Trainer:
     def restart(self, weights, learning_rate: float) -> None:
         """The network at ``weights`` and Adam as new (step count and moments zero)."""
         self.network.set_weights(weights)
-        _restart_adam(self.optimizer, learning_rate)
+        restart_adam(self.optimizer, learning_rate)
 
 
-def _restart_adam(optimizer, learning_rate: float) -> None:
-    """Adam as new: its step count and moments back to zero, at ``learning_rate`` (also used by
-    :mod:`mmcourse.multitask_keras`'s trainers)."""
-    for variable in optimizer.variables:
-        if not variable.name.endswith("learning_rate"):
-            variable.assign(np.zeros(variable.shape, variable.dtype))
-    optimizer.learning_rate = float(learning_rate)
-
-
-# Trainers, reused across calls (tracing costs about a second per architecture, as much as
-# training a small head): one per architecture (config), input shape, learning rate and batch
-# size. Each seed restarts it from that seed's initial weights and a fresh optimizer, so it
-# trains exactly like a new one.
+# Trainers, reused across calls (mmcourse._reuse): one per architecture (config), input shape,
+# learning rate and batch size. Each seed restarts it from that seed's initial weights and a fresh
+# optimizer, so it trains exactly like a new one.
 _TRAINERS: dict = {}
-_MAX_TRAINERS = 16
 
 
 def _trainer_for(model, learning_rate: float, batch_size: int) -> _Trainer:
     key = (json.dumps(model.get_config(), sort_keys=True, default=repr),
            tuple(model.inputs[0].shape[1:]), float(learning_rate), batch_size)
-    trainer = _TRAINERS.get(key)
-    if trainer is None:
-        if len(_TRAINERS) >= _MAX_TRAINERS:
-            _TRAINERS.pop(next(iter(_TRAINERS)))
-        trainer = _TRAINERS[key] = _Trainer(model, learning_rate, batch_size)
-    return trainer
+    return reuse(_TRAINERS, key, lambda: _Trainer(model, learning_rate, batch_size))
 
 
 def _inputs(values, name: str, input_shape) -> np.ndarray:
